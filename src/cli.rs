@@ -1,0 +1,221 @@
+//! The command line (ARCHITECTURE.md §4) and the dispatch of each subcommand.
+//!
+//! Subcommands without a screen write through the `io::Write` handles they are given, never `print!`.
+//! Subcommands that are not built yet say so and exit nonzero; none is a silent no-op.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::paths::{self, ProcessEnv};
+
+/// Exit code for a command that is not available yet.
+pub const EXIT_NOT_AVAILABLE: u8 = 3;
+
+/// Cockpit: a terminal cockpit for supervised agentic trading on Interactive Brokers.
+#[derive(Debug, Parser)]
+#[command(name = "cockpit", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: `$XDG_CONFIG_HOME/cockpit/config.toml`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Profile to run (from the config); live is never the default.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Theme name (one of `themes/`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// State directory (default: `$COCKPIT_STATE_DIR`, else `$XDG_STATE_HOME/cockpit`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// What to do; without a subcommand, run the cockpit against the profile's gateway.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything embedded: simulated gateways, demo agents and the screen; needs no config or IB account.
+    Demo {
+        /// Seed of the simulated market.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// A standalone IB Gateway simulator that any TWS API client can connect to.
+    Sim(SimArgs),
+    /// MCP stdio bridge to a running cockpit's agent socket.
+    Mcp,
+    /// Validate the config; print the effective profiles, agents and limits.
+    CheckConfig,
+    /// Journal maintenance.
+    Journal {
+        /// What to do with the journal.
+        #[command(subcommand)]
+        action: JournalCommand,
+    },
+    /// Daily activity report from the journal.
+    Report {
+        /// Exchange-time date (YYYY-MM-DD); today by default.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<chrono::NaiveDate>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+}
+
+/// `cockpit journal …`.
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Verify the audit chain; nonzero exit on any break.
+    Verify,
+}
+
+/// Report output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown.
+    Md,
+    /// Comma-separated values.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// `cockpit sim` options.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (IB Gateway paper uses 4002, live 4001; TWS 7497/7496).
+    #[arg(long, default_value = "127.0.0.1:4002", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// A managed account (repeatable); paper accounts start with DU.
+    #[arg(long = "account", value_name = "ID", default_values_t = vec!["DU1234567".to_string()])]
+    pub accounts: Vec<String>,
+    /// Seed of the simulated market's random walk.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A fault script in TOML (see README).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Append every order, modification and cancel received to this JSON Lines file.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+}
+
+/// Runs the parsed command line, writing any output to `out` and errors to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    match cli.command {
+        Some(Command::Sim(args)) => {
+            let state_dir = match paths::state_dir(cli.state_dir.as_deref(), &ProcessEnv) {
+                Ok(dir) => dir,
+                Err(e) => return fail(err, &e.to_string()),
+            };
+            run_sim(&args, &state_dir, out, err)
+        }
+        Some(Command::Demo { .. }) => not_available(err, "cockpit demo", "the screen (issue #6)"),
+        Some(Command::Mcp) => not_available(err, "cockpit mcp", "the agent gateway (issue #7)"),
+        Some(Command::CheckConfig) => not_available(
+            err,
+            "cockpit check-config",
+            "the config and policy engine (issue #3)",
+        ),
+        Some(Command::Journal {
+            action: JournalCommand::Verify,
+        }) => not_available(err, "cockpit journal verify", "the journal (issue #4)"),
+        Some(Command::Report { .. }) => not_available(err, "cockpit report", "the journal (issue #4)"),
+        None => not_available(
+            err,
+            "cockpit (the live cockpit)",
+            "the broker adapter and screen (issues #5, #6)",
+        ),
+    }
+}
+
+fn run_sim(args: &SimArgs, state_dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    match crate::sim::standalone::run(args, state_dir, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(err, &format!("cockpit sim: {e:#}")),
+    }
+}
+
+fn not_available(err: &mut dyn Write, what: &str, arrives_with: &str) -> ExitCode {
+    let _ = writeln!(
+        err,
+        "{what}: not available yet — it arrives with {arrives_with}. Today `cockpit sim` runs the IB Gateway simulator."
+    );
+    ExitCode::from(EXIT_NOT_AVAILABLE)
+}
+
+fn fail(err: &mut dyn Write, message: &str) -> ExitCode {
+    let _ = writeln!(err, "{message}");
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn run_args(args: &[&str]) -> (ExitCode, String) {
+        let cli = Cli::try_parse_from(args).expect("arguments parse");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(cli, &mut out, &mut err);
+        (code, String::from_utf8_lossy(&err).into_owned())
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_unbuilt_subcommand_says_not_available_and_fails() {
+        for args in [
+            &["cockpit"][..],
+            &["cockpit", "demo"],
+            &["cockpit", "mcp"],
+            &["cockpit", "check-config"],
+            &["cockpit", "journal", "verify"],
+            &["cockpit", "report", "--format", "csv"],
+        ] {
+            let (code, err) = run_args(args);
+            assert_eq!(code, ExitCode::from(EXIT_NOT_AVAILABLE), "{args:?}");
+            assert!(err.contains("not available yet"), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn sim_flags_parse_with_repeatable_accounts() {
+        let cli = Cli::try_parse_from([
+            "cockpit",
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--account",
+            "DU1",
+            "--account",
+            "DU2",
+            "--seed",
+            "9",
+        ])
+        .expect("parses");
+        let Some(Command::Sim(args)) = cli.command else {
+            panic!("not sim")
+        };
+        assert_eq!(args.accounts, ["DU1", "DU2"]);
+        assert_eq!(args.seed, 9);
+        assert_eq!(args.listen.port(), 0);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_the_value_named() {
+        let err = Cli::try_parse_from(["cockpit", "sim", "--listen", "nowhere"]).expect_err("bad addr");
+        assert!(err.to_string().contains("nowhere"), "{err}");
+        let err = Cli::try_parse_from(["cockpit", "report", "--date", "2026-13-01"]).expect_err("bad date");
+        assert!(err.to_string().contains("2026-13-01"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Cockpit: a terminal cockpit for supervised agentic trading on Interactive Brokers.
+//!
+//! Layout (see `../shared/ARCHITECTURE.md` §3):
+//! - [`domain`]: the shared vocabulary — ids, sides, order types, TIF, money, the order-status table.
+//! - [`sim`]: an IB Gateway simulator speaking the TWS API wire protocol; shares no code with `domain`.
+//! - [`cli`]: the command line and the dispatch of subcommands.
+//! - [`logging`]: `tracing` into the state dir's `logs/`, never to the terminal.
+//! - [`paths`]: where the state dir and config live.
+//! - [`terminal`]: the panic hook that restores the terminal, then aborts.
+
+pub mod cli;
+pub mod domain;
+pub mod logging;
+pub mod paths;
+pub mod sim;
+pub mod terminal;
