@@ -160,7 +160,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn rejected(reason: &str) -> Self {
+    pub(crate) fn rejected(reason: &str) -> Self {
         Self {
             code: 201,
             message: format!("Order rejected - reason:{reason}"),
@@ -193,26 +193,16 @@ pub fn check_order(req: &proto::PlaceOrderRequest, managed: &[String]) -> Result
         }
         None => return Err(Refusal::rejected("the action is missing")),
     };
-    let quantity = order
-        .total_quantity
-        .as_deref()
-        .and_then(|q| q.parse::<Decimal>().ok())
-        .filter(|q| q.is_sign_positive() && !q.is_zero())
-        .ok_or_else(|| Refusal::rejected("the order quantity must be a positive number"))?;
-    if quantity.fract() != Decimal::ZERO {
-        return Err(Refusal::rejected(
-            "fractional share quantities are not supported for this contract",
-        ));
-    }
+    let quantity = order_quantity(order.total_quantity.as_deref())?;
     let kind = match order.order_type.as_deref() {
         Some("MKT") => Kind::Market,
         Some("LMT") => Kind::Limit,
         Some("STP") => Kind::Stop,
         Some("STP LMT") => Kind::StopLimit,
-        Some(other) => {
+        Some(_) => {
             return Err(Refusal {
                 code: 387,
-                message: format!("Unsupported order type: '{other}'"),
+                message: "Unsupported order type for this exchange and security type.".to_string(),
             });
         }
         None => return Err(Refusal::rejected("the order type is missing")),
@@ -262,6 +252,35 @@ pub fn check_order(req: &proto::PlaceOrderRequest, managed: &[String]) -> Result
         outside_rth: order.outside_rth.unwrap_or(false),
         order_ref: order.order_ref.clone().filter(|r| !r.is_empty()),
     })
+}
+
+/// The order's quantity: a positive whole number no larger than [`max_order_quantity`].
+fn order_quantity(text: Option<&str>) -> Result<Decimal, Refusal> {
+    let quantity = text
+        .and_then(|q| q.parse::<Decimal>().ok())
+        .filter(|q| q.is_sign_positive() && !q.is_zero())
+        .ok_or_else(|| Refusal::rejected("the order quantity must be a positive number"))?;
+    if quantity > max_order_quantity() {
+        return Err(Refusal {
+            code: 201,
+            message: format!(
+                "Order rejected - reason:The order quantity {quantity} exceeds the maximum of {} shares per order",
+                max_order_quantity()
+            ),
+        });
+    }
+    if quantity.fract() != Decimal::ZERO {
+        return Err(Refusal::rejected(
+            "fractional share quantities are not supported for this contract",
+        ));
+    }
+    Ok(quantity)
+}
+
+/// The largest quantity one order may carry. It keeps every notional, margin and cash sum far inside
+/// `Decimal`'s range (prices are below 1e9 dollars), so no arithmetic on an order can overflow.
+fn max_order_quantity() -> Decimal {
+    Decimal::from(1_000_000_000_u64)
 }
 
 /// A price field: required or ignored by the order type; in whole cents (the listings' minimum tick).

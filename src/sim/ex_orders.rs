@@ -165,15 +165,23 @@ impl Exchange {
         } else {
             quote.bid
         });
-        let added = ((held + signed).abs() - held.abs()) * dollars(price) * self.rates.initial;
         let v = account.valuation(&self.market, self.rates);
+        // Checked: a position grown by many large orders must refuse, never overflow the exchange.
+        let added = held
+            .checked_add(signed)
+            .map(|after| after.abs() - held.abs())
+            .and_then(|more| more.checked_mul(dollars(price)))
+            .and_then(|notional| notional.checked_mul(self.rates.initial));
+        let Some(added) = added else {
+            return Err(Refusal::rejected("the resulting position is too large to margin"));
+        };
         if added <= v.available_funds {
             return Ok(());
         }
         Err(Refusal {
             code: 201,
             message: format!(
-                "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [{}] MUST EXCEED THE INITIAL MARGIN [{}]",
+                "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [{:.2} USD] MUST EXCEED THE INITIAL MARGIN [{:.2} USD]",
                 v.equity_with_loan.round_dp(2),
                 (v.init_margin + added).round_dp(2)
             ),
@@ -325,6 +333,8 @@ impl Exchange {
             }
             let mut o = order_body(order);
             o.order_id = None; // TWS does not report the API order id on completed orders
+            // …and reports as total quantity what was left unfilled (0 once filled), not the size ordered.
+            o.total_quantity = Some(order.remaining().max(Decimal::ZERO).normalize().to_string());
             let mut state = order_state(order, order.status.as_str());
             state.completed_time = order.completed_at.map(super::exchange::ib_time);
             state.completed_status.clone_from(&order.completed_status);
@@ -540,13 +550,25 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty())
 }
 
-/// `yyyymmdd hh:mm:ss` or `yyyymmdd-hh:mm:ss` (UTC), as execution filters carry it.
+/// An execution filter's time as TWS reads it: `yyyymmdd-hh:mm:ss` is UTC; `yyyymmdd hh:mm:ss <zone>` is in
+/// that zone (an IANA name); `yyyymmdd hh:mm:ss` alone is in TWS's own zone, New York for this gateway
+/// (its handshake and execution times say so). `None` for anything else.
 fn parse_filter_time(text: &str) -> Option<chrono::DateTime<Utc>> {
-    let plain = text.replace('-', " ");
-    let head: String = plain.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    chrono::NaiveDateTime::parse_from_str(&head, "%Y%m%d %H:%M:%S")
-        .ok()
-        .map(|t| t.and_utc())
+    let text = text.trim();
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y%m%d-%H:%M:%S") {
+        return Some(t.and_utc());
+    }
+    let mut words = text.split_whitespace();
+    let (date, time) = (words.next()?, words.next()?);
+    let local = chrono::NaiveDateTime::parse_from_str(&format!("{date} {time}"), "%Y%m%d %H:%M:%S").ok()?;
+    let zone: chrono_tz::Tz = match words.next() {
+        None => chrono_tz::America::New_York,
+        Some(name) => name.parse().ok()?,
+    };
+    local
+        .and_local_timezone(zone)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn blank_entry(client_id: i32, kind: EntryKind) -> LedgerEntry {
@@ -701,5 +723,48 @@ fn commission_report(exec: &Execution) -> proto::CommissionAndFeesReport {
         currency: Some("USD".to_string()),
         realized_pnl: Some(exec.realized_pnl.map_or(UNSET_DOUBLE, to_f64)),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> chrono::DateTime<Utc> {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+            .expect("a test time")
+            .and_utc()
+    }
+
+    #[test]
+    fn filter_time_is_utc_with_a_dash_else_in_its_zone_or_new_york() {
+        assert_eq!(
+            parse_filter_time("20260115-14:30:00"),
+            Some(utc("2026-01-15 14:30:00"))
+        );
+        assert_eq!(
+            parse_filter_time("20260115 09:30:00"),
+            Some(utc("2026-01-15 14:30:00")),
+            "EST"
+        );
+        assert_eq!(
+            parse_filter_time("20260715 09:30:00"),
+            Some(utc("2026-07-15 13:30:00")),
+            "EDT"
+        );
+        assert_eq!(
+            parse_filter_time("20260715 09:30:00 America/New_York"),
+            Some(utc("2026-07-15 13:30:00"))
+        );
+        assert_eq!(
+            parse_filter_time("20260715 09:30:00 UTC"),
+            Some(utc("2026-07-15 09:30:00"))
+        );
+        assert_eq!(
+            parse_filter_time("20260715 15:30:00 Europe/London"),
+            Some(utc("2026-07-15 14:30:00"))
+        );
+        assert_eq!(parse_filter_time("20260715 09:30:00 Nowhere/Else"), None);
+        assert_eq!(parse_filter_time("yesterday"), None);
     }
 }

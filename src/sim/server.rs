@@ -74,9 +74,13 @@ async fn serve(
         () = kill.cancelled() => return,
         started = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut reader, &mut writer)) => match started {
             Ok(Ok(client_id)) => client_id,
-            Ok(Err(reason)) => {
+            Ok(Err(Failure::BadInput(reason))) => {
                 tracing::warn!(conn, %peer, %reason, "sim: handshake failed; closing");
                 let _ = inbound.send(Inbound::HandshakeFailed).await;
+                return;
+            }
+            Ok(Err(Failure::Transport(reason))) => {
+                tracing::info!(conn, %peer, %reason, "sim: connection lost during the handshake");
                 return;
             }
             Err(_) => {
@@ -110,7 +114,13 @@ async fn serve(
                 }
             }
             Ok(None) => break None,
-            Err(e) => break Some(e.to_string()),
+            Err(e) => match Failure::from(e) {
+                Failure::BadInput(reason) => break Some(reason),
+                Failure::Transport(reason) => {
+                    tracing::info!(conn, %peer, %reason, "sim: connection lost");
+                    break None;
+                }
+            },
         }
     };
     kill.cancel();
@@ -118,31 +128,48 @@ async fn serve(
     let _ = inbound.send(Inbound::Closed { conn, reason }).await;
 }
 
+/// Why a connection ended early.
+enum Failure {
+    /// The peer sent something that is not the TWS API: counted as a bad-input disconnect.
+    BadInput(String),
+    /// The socket failed (reset, aborted): the peer went away, it did not misbehave. A client that closes
+    /// its socket with frames still unread makes the kernel send a reset, so this is an ordinary departure.
+    Transport(String),
+}
+
+impl From<wire::WireError> for Failure {
+    fn from(e: wire::WireError) -> Self {
+        match e {
+            wire::WireError::Io { .. } => Self::Transport(e.to_string()),
+            other => Self::BadInput(other.to_string()),
+        }
+    }
+}
+
 /// Reads the hello, answers it, and waits for `StartApi`; returns the client id.
 async fn handshake(
     reader: &mut tokio::net::tcp::OwnedReadHalf,
     writer: &mut OwnedWriteHalf,
-) -> Result<i32, String> {
-    let hello = wire::read_hello(reader).await.map_err(|e| e.to_string())?;
-    let version = wire::negotiate(&hello).map_err(|e| e.to_string())?;
+) -> Result<i32, Failure> {
+    let hello = wire::read_hello(reader).await?;
+    let version = wire::negotiate(&hello)?;
     let time = wire::connection_time_string(Utc::now().with_timezone(&chrono_tz::America::New_York));
     writer
         .write_all(&wire::handshake_reply(version, &time))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Transport(format!("handshake: writing the reply: {e}")))?;
     // Nothing else goes out until StartApi (IB's Python client drops bytes that arrive early).
     let frame = wire::read_frame(reader)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the client closed the connection before StartApi".to_string())?;
+        .await?
+        .ok_or_else(|| Failure::BadInput("the client closed the connection before StartApi".to_string()))?;
     if frame.message_id() != Some(msg::OUT_START_API) {
-        return Err(format!(
+        return Err(Failure::BadInput(format!(
             "expected StartApi (wire id {}) first, got wire id {}",
             msg::OUT_START_API + 200,
             frame.wire_id
-        ));
+        )));
     }
-    let start: proto::StartApiRequest = wire::decode(&frame).map_err(|e| e.to_string())?;
+    let start: proto::StartApiRequest = wire::decode(&frame)?;
     Ok(start.client_id.unwrap_or(0))
 }
 
