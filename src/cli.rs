@@ -118,11 +118,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
         }
         Some(Command::Demo { .. }) => not_available(err, "cockpit demo", "the screen (issue #6)"),
         Some(Command::Mcp) => not_available(err, "cockpit mcp", "the agent gateway (issue #7)"),
-        Some(Command::CheckConfig) => not_available(
-            err,
-            "cockpit check-config",
-            "the config and policy engine (issue #3)",
-        ),
+        Some(Command::CheckConfig) => check_config(cli.config.as_deref(), out, err),
         Some(Command::Journal {
             action: JournalCommand::Verify,
         }) => not_available(err, "cockpit journal verify", "the journal (issue #4)"),
@@ -142,10 +138,28 @@ fn run_sim(args: &SimArgs, state_dir: &Path, out: &mut dyn Write, err: &mut dyn 
     }
 }
 
+/// `cockpit check-config`: exit 0 and the effective tables, or exit 1 with every problem.
+fn check_config(flag: Option<&Path>, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let path = match paths::config_file(flag, &ProcessEnv) {
+        Ok(path) => path,
+        Err(e) => return fail(err, &format!("cockpit check-config: {e}")),
+    };
+    match crate::config::Config::load(&path) {
+        Ok(config) => match crate::config::write_summary(&config, &path.display().to_string(), out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(
+                err,
+                &format!("cockpit check-config: cannot write the report: {e}"),
+            ),
+        },
+        Err(e) => fail(err, &e.to_string()),
+    }
+}
+
 fn not_available(err: &mut dyn Write, what: &str, arrives_with: &str) -> ExitCode {
     let _ = writeln!(
         err,
-        "{what}: not available yet — it arrives with {arrives_with}. Today `cockpit sim` runs the IB Gateway simulator."
+        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit sim` (the IB Gateway simulator) and `cockpit check-config`."
     );
     ExitCode::from(EXIT_NOT_AVAILABLE)
 }
@@ -178,7 +192,6 @@ mod tests {
             &["cockpit"][..],
             &["cockpit", "demo"],
             &["cockpit", "mcp"],
-            &["cockpit", "check-config"],
             &["cockpit", "journal", "verify"],
             &["cockpit", "report", "--format", "csv"],
         ] {

@@ -9,8 +9,10 @@
 //! - [`terminal`]: the panic hook that restores the terminal, then aborts.
 
 pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod logging;
 pub mod paths;
+pub mod policy;
 pub mod sim;
 pub mod terminal;

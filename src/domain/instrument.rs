@@ -66,7 +66,7 @@ impl From<Currency> for String {
 }
 
 /// IB's security type; the cockpit trades stocks (ETFs are `STK` at IB too), others are carried as text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum SecType {
     /// `STK`: stocks and ETFs.
@@ -124,7 +124,7 @@ impl From<SecType> for String {
 }
 
 /// A tradable instrument as the cockpit names it (the broker resolves it to a `conId`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Instrument {
     /// The ticker.
     pub symbol: Symbol,

@@ -1,0 +1,486 @@
+//! The configuration: profiles, the policy each runs under, agents, theme, keys and alerts — loaded from
+//! TOML, every error collected and named by key path; it does not decide anything about orders (that is
+//! `policy`) and does not read the environment (that is `paths`).
+
+mod build;
+mod raw;
+mod show;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::domain::{AccountId, Instrument, OrderType, Side, Tif};
+
+pub use show::write_summary;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The profile used without `--profile`; never a live one.
+    pub default_profile: String,
+    /// Whether agents under the cockpit's own uid are admitted on live profiles.
+    pub allow_same_uid_agents: bool,
+    /// Profiles by name.
+    pub profiles: BTreeMap<String, Profile>,
+    /// Known agents, in file order.
+    pub agents: Vec<Agent>,
+    /// Theme name (a file in `themes/`).
+    pub theme: String,
+    /// Key bindings by action.
+    pub keys: BTreeMap<Action, String>,
+    /// Alert settings.
+    pub alerts: AlertSettings,
+    /// SHA-256 of the file's bytes, hex: journaled at start and shown on screen.
+    pub hash: String,
+}
+
+/// How a profile reaches the market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mode {
+    /// A paper account (`DU…`) at a paper gateway.
+    Paper,
+    /// A live account: real money.
+    Live,
+    /// Connected for data; orders are recorded instead of sent.
+    DryRun,
+}
+
+impl Mode {
+    /// The spelling in the config file.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paper => "paper",
+            Self::Live => "live",
+            Self::DryRun => "dry-run",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an agent may do; ordered from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// Inspect approved data.
+    Read,
+    /// Stage orders, write recommendations and alerts.
+    Prepare,
+    /// Send orders below the manual-approval threshold, where the profile grants it.
+    Execute,
+}
+
+impl Permission {
+    /// The spelling in the config file.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Prepare => "prepare",
+            Self::Execute => "execute",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One profile: a gateway, its accounts and the policy orders on it run under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// The profile's name (its key under `[profiles]`).
+    pub name: String,
+    /// Paper, live or dry-run.
+    pub mode: Mode,
+    /// Gateway host.
+    pub host: String,
+    /// Gateway port.
+    pub port: u16,
+    /// The API client id the cockpit connects with.
+    pub client_id: i32,
+    /// The account allowlist.
+    pub accounts: Vec<AccountId>,
+    /// The most any agent may do here.
+    pub agent_permission: Permission,
+    /// The effective policy (defaults with this profile's overrides).
+    pub policy: Policy,
+}
+
+impl Profile {
+    /// The level an agent gets on this profile: the lower of its own and the profile's.
+    #[must_use]
+    pub fn effective_permission(&self, agent: &Agent) -> Permission {
+        self.agent_permission.min(agent.permission)
+    }
+}
+
+/// The level the trading state steps down to for a cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepTo {
+    /// Only reducing orders.
+    Reducing,
+    /// Nothing but cancels.
+    Halted,
+}
+
+/// `[policy.step_down]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepDown {
+    /// Consecutive rejects that step down.
+    pub reject_streak: u32,
+    /// Where a reject streak steps down to.
+    pub on_reject_streak: StepTo,
+    /// Where a disconnect steps down to.
+    pub on_disconnect: StepTo,
+    /// Where IB's duplicate-order-id error steps down to.
+    pub on_duplicate_order_id: StepTo,
+    /// Where a reconciliation mismatch steps down to.
+    pub on_reconciliation_mismatch: StepTo,
+    /// Where a journal error steps down to.
+    pub on_journal_error: StepTo,
+}
+
+/// When orders may be sent, in exchange time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The exchange's time zone.
+    pub timezone: Tz,
+    /// Trading days.
+    pub days: Vec<Weekday>,
+    /// Regular open (inclusive).
+    pub open: NaiveTime,
+    /// Regular close (exclusive).
+    pub close: NaiveTime,
+    /// Extended hours `(open, close)` for outside-RTH tickets, if any.
+    pub extended: Option<(NaiveTime, NaiveTime)>,
+    /// Exchange holidays.
+    pub holidays: Vec<NaiveDate>,
+    /// Around the clock (labelled 24x7 on screen).
+    pub always_open: bool,
+}
+
+/// The effective policy of one profile. Every key is documented in `config.example.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Allowed order types.
+    pub order_types: Vec<OrderType>,
+    /// Allowed times in force.
+    pub tifs: Vec<Tif>,
+    /// Allowed sides.
+    pub sides: Vec<Side>,
+    /// Largest quantity per order.
+    pub max_order_quantity: Decimal,
+    /// Largest notional per order, at its worst price.
+    pub max_order_notional: Decimal,
+    /// Largest absolute position per instrument, counting working orders.
+    pub max_position: Decimal,
+    /// Largest gross exposure of the account.
+    pub max_gross_exposure: Decimal,
+    /// Price collar, percent from the reference price.
+    pub price_collar_pct: Decimal,
+    /// Oldest quote that counts as fresh, in seconds.
+    pub quote_max_age_secs: u32,
+    /// Window of the duplicate-order rule, in seconds.
+    pub duplicate_window_secs: u32,
+    /// Orders per exchange-time day.
+    pub max_orders_per_day: u32,
+    /// Notional per exchange-time day.
+    pub max_notional_per_day: Decimal,
+    /// Orders per symbol per exchange-time day.
+    pub max_orders_per_symbol_per_day: u32,
+    /// Orders per rolling minute.
+    pub max_orders_per_minute: u32,
+    /// Above this notional a human confirms.
+    pub manual_approval_notional: Decimal,
+    /// Above this notional the human types a read-back.
+    pub typed_approval_notional: Decimal,
+    /// On a live profile, above this quantity the human types a read-back.
+    pub live_typed_quantity: Decimal,
+    /// Window of an execute-level agent's unapproved-notional budget, in seconds.
+    pub agent_budget_window_secs: u32,
+    /// Step-down triggers.
+    pub step_down: StepDown,
+    /// Session windows.
+    pub session: Session,
+    /// The symbol allowlist, each entry pinned to an instrument.
+    pub symbols: Vec<Instrument>,
+}
+
+/// One `[[agents]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    /// The OS uid of the agent's process: its identity.
+    pub uid: u32,
+    /// Display name.
+    pub name: String,
+    /// Its own level, narrowed further by each profile's.
+    pub permission: Permission,
+    /// Tool calls per rolling minute.
+    pub max_calls_per_minute: u32,
+    /// Staged orders per exchange-time day.
+    pub max_proposals_per_day: u32,
+    /// Unapproved notional per instrument over the budget window (execute level only).
+    pub unapproved_notional_budget: Decimal,
+}
+
+/// Actions that have a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Approve the focused staged order.
+    Approve,
+    /// Reject the focused staged order.
+    Reject,
+    /// Edit the focused staged order within limits.
+    Edit,
+    /// Acknowledge the focused alert.
+    Acknowledge,
+    /// Halt trading and cancel the cockpit's orders.
+    KillSwitch,
+    /// Step the trading state back up.
+    Resume,
+    /// Switch between profiles.
+    SwitchProfile,
+    /// Leave the cockpit.
+    Quit,
+}
+
+impl Action {
+    /// Every action, in the order of the file.
+    pub const ALL: [Self; 8] = [
+        Self::Approve,
+        Self::Reject,
+        Self::Edit,
+        Self::Acknowledge,
+        Self::KillSwitch,
+        Self::Resume,
+        Self::SwitchProfile,
+        Self::Quit,
+    ];
+
+    /// The key's name in `[keys]`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Edit => "edit",
+            Self::Acknowledge => "acknowledge",
+            Self::KillSwitch => "kill_switch",
+            Self::Resume => "resume",
+            Self::SwitchProfile => "switch_profile",
+            Self::Quit => "quit",
+        }
+    }
+
+    /// The default key.
+    #[must_use]
+    pub fn default_key(self) -> &'static str {
+        match self {
+            Self::Approve => "a",
+            Self::Reject => "r",
+            Self::Edit => "e",
+            Self::Acknowledge => "k",
+            Self::KillSwitch => "K",
+            Self::Resume => "R",
+            Self::SwitchProfile => "P",
+            Self::Quit => "q",
+        }
+    }
+}
+
+/// `[alerts]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// A disconnect longer than this raises an alert.
+    pub disconnect_alert_after_secs: u32,
+    /// Warn below this cushion.
+    pub margin_cushion_warning: Decimal,
+    /// Warn when a shown quote is older than this.
+    pub stale_quote_warning_secs: u32,
+    /// Ring the bell on critical alerts.
+    pub bell: bool,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            disconnect_alert_after_secs: 2,
+            margin_cushion_warning: Decimal::new(10, 2),
+            stale_quote_warning_secs: 5,
+            bell: true,
+        }
+    }
+}
+
+/// The built-in themes.
+pub const THEMES: [&str; 3] = ["dark", "light", "mono"];
+
+/// One problem with one key: `path: message`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    /// The key path, e.g. `profiles.live.accounts`.
+    pub path: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read the config: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a value has the wrong type.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The file parsed but breaks rules; every problem is listed.
+    #[error("{}: {} problem(s):\n{}", path.display(), problems.len(), list(problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text`, naming `path` in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut unknown = Vec::new();
+        let raw: raw::RawConfig = {
+            let deserializer = toml::Deserializer::parse(text).map_err(|e| syntax(text, path, &e))?;
+            serde_ignored::deserialize(deserializer, |key| unknown.push(key_path(&key)))
+                .map_err(|e| syntax(text, path, &e))?
+        };
+        let mut problems: Vec<Problem> = unknown
+            .into_iter()
+            .map(|key| Problem {
+                path: key,
+                message: "unknown key; see config.example.toml for every key".to_string(),
+            })
+            .collect();
+        let built = build::build(&raw, &mut problems);
+        match built {
+            Some(mut config) if problems.is_empty() => {
+                config.hash = hex(&Sha256::digest(text.as_bytes()));
+                Ok(config)
+            }
+            _ => Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            }),
+        }
+    }
+
+    /// The named profile, or the default one.
+    #[must_use]
+    pub fn profile(&self, name: Option<&str>) -> Option<&Profile> {
+        self.profiles.get(name.unwrap_or(&self.default_profile))
+    }
+
+    /// The agent with this uid.
+    #[must_use]
+    pub fn agent_by_uid(&self, uid: u32) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.uid == uid)
+    }
+}
+
+/// `profiles.paper.prot`, `agents[1].nmae`: the key path as this module's messages write it.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = key_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            key_path(parent)
+        }
+    }
+}
+
+fn syntax(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let (line, column) = e.span().map_or((1, 1), |span| line_column(text, span.start));
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line,
+        column,
+        message: e.message().trim_end().to_string(),
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests;
