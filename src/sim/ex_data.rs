@@ -324,6 +324,9 @@ impl Exchange {
         bytes.extend(account_value_frame("Currency", "USD", "USD", &code));
         for (key, value, currency) in account_values(&v) {
             bytes.extend(account_value_frame(&key, &value, currency, &code));
+            // Recorded as sent, so the next push carries only what changes after this download.
+            self.account_values_sent
+                .insert((format!("{conn}:{code}"), key), value);
         }
         for &listing in account.holdings.keys() {
             bytes.extend(wire::encode_frame(

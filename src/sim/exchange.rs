@@ -371,9 +371,13 @@ impl Exchange {
             return false;
         };
         let now = Instant::now();
-        if now.duration_since(c.window_start) >= Duration::from_secs(1) {
+        let since = now.duration_since(c.window_start);
+        if since >= Duration::from_secs(1) {
+            // A run of seconds over the limit counts only seconds in a row: after a whole quiet second
+            // (no message opened a window in it) the run starts again.
             let over = c.window_count > MAX_MESSAGES_PER_SECOND;
-            c.strikes = if over { c.strikes + 1 } else { 0 };
+            let in_a_row = since < Duration::from_secs(2);
+            c.strikes = if over && in_a_row { c.strikes + 1 } else { 0 };
             c.window_start = now;
             c.window_count = 0;
             c.window_warned = false;
