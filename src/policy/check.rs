@@ -1,6 +1,6 @@
 //! `check`: every rule of `config.example.toml` against one ticket and its context, collecting every
-//! violation, then the approval tier. Pure: `now` comes in with the context; arithmetic is checked and an
-//! amount too large to represent counts as over its limit.
+//! violation, then the approval tier. Pure: `now` comes in with the context; arithmetic is exact
+//! (see [`Amount`]), so no limit comparison rounds, wraps or panics.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use std::fmt::Write as _;
@@ -8,64 +8,32 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use super::amount::Amount;
 use super::context::{Clearable, Context, Fingerprint, Requester, Rule, Tier, Verdict, Violation};
 use super::state::Level;
 use crate::config::{Mode, Permission, Policy, Session};
 use crate::domain::{Instrument, OrderTicket, OrderType, Price, Side};
-
-/// An amount that is either exact or too large for `Decimal` (which is over every limit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Amount {
-    Exact(Decimal),
-    Overflow,
-}
-
-impl Amount {
-    fn add(self, other: Self) -> Self {
-        match (self, other) {
-            (Self::Exact(a), Self::Exact(b)) => a.checked_add(b).map_or(Self::Overflow, Self::Exact),
-            _ => Self::Overflow,
-        }
-    }
-
-    fn mul(self, other: Self) -> Self {
-        match (self, other) {
-            (Self::Exact(a), Self::Exact(b)) => a.checked_mul(b).map_or(Self::Overflow, Self::Exact),
-            _ => Self::Overflow,
-        }
-    }
-
-    fn exceeds(self, limit: Decimal) -> bool {
-        match self {
-            Self::Exact(v) => v > limit,
-            Self::Overflow => true,
-        }
-    }
-
-    fn shown(self) -> String {
-        match self {
-            Self::Exact(v) => v.round_dp(2).normalize().to_string(),
-            Self::Overflow => "more than can be represented".to_string(),
-        }
-    }
-}
 
 /// A price the rules need but that does not exist (no fresh quote).
 #[derive(Debug, Clone, Copy)]
 struct Missing;
 
 /// The instrument's reference price: the mid of a fresh, uncrossed two-sided quote, else its last price.
-fn reference(ctx: &Context<'_>, instrument: &Instrument) -> Option<Decimal> {
+fn reference(ctx: &Context<'_>, instrument: &Instrument) -> Option<Amount> {
     let quote = ctx.quotes.get(instrument)?;
     let age = ctx.now.signed_duration_since(quote.received_at);
     if age < Duration::zero() || age > Duration::seconds(i64::from(ctx.policy.quote_max_age_secs)) {
         return None;
     }
     match (quote.bid, quote.ask) {
-        (Some(bid), Some(ask)) if bid <= ask => {
-            bid.get().checked_add(ask.get()).map(|sum| sum / Decimal::TWO)
-        }
-        _ => quote.last.map(Price::get),
+        // (bid + ask) / 2 = (bid + ask) * 5 / 10, exactly.
+        (Some(bid), Some(ask)) if bid <= ask => Some(
+            Amount::of(bid.get())
+                .add(&Amount::of(ask.get()))
+                .mul(&Amount::Small(5, 0))
+                .shift_down(1),
+        ),
+        _ => quote.last.map(|p| Amount::of(p.get())),
     }
 }
 
@@ -78,25 +46,21 @@ fn worst_price(
     stop: Option<Price>,
 ) -> Result<Amount, Missing> {
     if let (Side::Buy, Some(limit)) = (side, limit) {
-        return Ok(Amount::Exact(limit.get()));
+        return Ok(Amount::of(limit.get()));
     }
     let reference = reference(ctx, instrument).ok_or(Missing)?;
     let edge = reference
-        .checked_mul(Decimal::ONE_HUNDRED + ctx.policy.price_collar_pct)
-        .map_or(Amount::Overflow, |v| Amount::Exact(v / Decimal::ONE_HUNDRED));
-    Ok([limit, stop]
-        .into_iter()
-        .flatten()
-        .fold(edge, |worst, p| match worst {
-            Amount::Exact(w) if p.get() > w => Amount::Exact(p.get()),
-            other => other,
-        }))
+        .mul(&Amount::of(Decimal::ONE_HUNDRED).add(&Amount::of(ctx.policy.price_collar_pct)))
+        .shift_down(2);
+    Ok([limit, stop].into_iter().flatten().fold(edge, |worst, p| {
+        let p = Amount::of(p.get());
+        if p.cmp_to(&worst).is_gt() { p } else { worst }
+    }))
 }
 
 /// What one ticket looks like to the rules.
 struct Sizing {
-    position: Amount,
-    /// Signed position as a decimal (a `Position` always fits).
+    /// Signed position.
     pos: Decimal,
     buys: Amount,
     sells: Amount,
@@ -110,33 +74,34 @@ impl Sizing {
             .get(&(ticket.account.clone(), ticket.instrument.clone()))
             .copied()
             .unwrap_or_default();
-        let mut buys = Amount::Exact(Decimal::ZERO);
-        let mut sells = Amount::Exact(Decimal::ZERO);
+        let mut buys = Amount::ZERO;
+        let mut sells = Amount::ZERO;
         for w in ctx
             .working
             .iter()
             .filter(|w| w.account == ticket.account && w.instrument == ticket.instrument)
         {
-            let remaining = Amount::Exact(w.remaining.get());
+            let remaining = Amount::of(w.remaining.get());
             match w.side {
-                Side::Buy => buys = buys.add(remaining),
-                Side::Sell => sells = sells.add(remaining),
+                Side::Buy => buys = buys.add(&remaining),
+                Side::Sell => sells = sells.add(&remaining),
             }
         }
         Self {
-            position: Amount::Exact(pos),
             pos,
             buys,
             sells,
-            quantity: Amount::Exact(ticket.quantity.get()),
+            quantity: Amount::of(ticket.quantity.get()),
         }
     }
 
-    /// Largest long (buy) or short (sell, as a positive number) the position can reach.
+    /// Largest long (buy: `pos + B + q`) or short (sell: `S + q - pos`, as a positive number) the
+    /// position can reach.
     fn worst_size(&self, side: Side) -> Amount {
+        let pos = Amount::of(self.pos);
         match side {
-            Side::Buy => self.position.add(self.buys).add(self.quantity),
-            Side::Sell => self.sells.add(self.quantity).add(Amount::Exact(-self.pos)),
+            Side::Buy => pos.add(&self.buys).add(&self.quantity),
+            Side::Sell => self.sells.add(&self.quantity).add(&pos.neg()),
         }
     }
 
@@ -200,7 +165,7 @@ pub fn check(ticket: &OrderTicket, ctx: &Context<'_>) -> Verdict {
             session_message(&p.session, ctx.now, ticket.outside_rth),
         );
     }
-    activity(ticket, ctx, notional, &mut refuse, &mut no_quote);
+    activity(ticket, ctx, notional.as_ref(), &mut refuse, &mut no_quote);
     if !no_quote.is_empty() {
         refuse(
             Rule::NoQuote,
@@ -217,21 +182,18 @@ pub fn check(ticket: &OrderTicket, ctx: &Context<'_>) -> Verdict {
         out.sort_by_key(|v| Rule::ALL.iter().position(|r| *r == v.rule));
         return Verdict::Refused(out);
     }
-    let notional = match notional {
-        Ok(Amount::Exact(n)) => n,
-        // Unreachable in practice: a missing price or an overflow has already refused the ticket.
-        Ok(Amount::Overflow) | Err(Missing) => {
-            return Verdict::Refused(vec![Violation {
-                rule: Rule::Notional,
-                message: "the notional cannot be computed".into(),
-            }]);
-        }
+    // A clearable ticket always has a notional: a missing price has refused it with NO_QUOTE.
+    let Ok(notional) = notional else {
+        return Verdict::Refused(vec![Violation {
+            rule: Rule::NoQuote,
+            message: "the notional cannot be computed without a fresh quote".into(),
+        }]);
     };
     Verdict::Clearable(Box::new(Clearable {
-        tier: tier(ticket, ctx, notional),
+        tier: tier(ticket, ctx, &notional),
         ticket: ticket.clone(),
         fingerprint: fingerprint(ticket, ctx.profile, ctx.version),
-        notional,
+        notional: notional.to_decimal(),
         epoch: ctx.trading.epoch(),
         read_back: read_back(ticket),
     }))
@@ -254,8 +216,8 @@ fn exposure(
         ticket.limit_price,
         ticket.stop_price,
     );
-    let notional = worst.map(|w| sizing.quantity.mul(w));
-    match notional {
+    let notional = worst.map(|w| sizing.quantity.mul(&w));
+    match &notional {
         Ok(n) if n.exceeds(p.max_order_notional) => refuse(
             Rule::Notional,
             format!(
@@ -280,7 +242,7 @@ fn exposure(
         );
     }
     if !reducing {
-        match gross(ticket, ctx, notional) {
+        match gross(ticket, ctx, notional.as_ref()) {
             Ok(g) if g.exceeds(p.max_gross_exposure) => refuse(
                 Rule::Gross,
                 format!(
@@ -352,43 +314,41 @@ fn allowlists(ticket: &OrderTicket, ctx: &Context<'_>, refuse: &mut impl FnMut(R
 fn gross(
     ticket: &OrderTicket,
     ctx: &Context<'_>,
-    notional: Result<Amount, Missing>,
+    notional: Result<&Amount, &Missing>,
 ) -> Result<Amount, Missing> {
-    let mut total = notional?;
+    let mut total = notional.map_err(|_| Missing)?.clone();
     let mut missing = false;
     for ((account, instrument), qty) in ctx.positions {
         if *account != ticket.account || qty.is_zero() {
             continue;
         }
         match reference(ctx, instrument) {
-            Some(r) => total = total.add(Amount::Exact(qty.abs()).mul(Amount::Exact(r))),
+            Some(r) => total = total.add(&Amount::of(qty.abs()).mul(&r)),
             None => missing = true,
         }
     }
     for w in ctx.working.iter().filter(|w| w.account == ticket.account) {
         match worst_price(ctx, &w.instrument, w.side, w.limit_price, w.stop_price) {
-            Ok(price) => total = total.add(Amount::Exact(w.remaining.get()).mul(price)),
+            Ok(price) => total = total.add(&Amount::of(w.remaining.get()).mul(&price)),
             Err(Missing) => missing = true,
         }
     }
     if missing { Err(Missing) } else { Ok(total) }
 }
 
-/// `Some(message)` when `limit` is outside the collar around the reference price.
+/// `Some(message)` when `limit` is outside the collar: `|limit - reference| * 100 > pct * reference`.
 fn collar(ctx: &Context<'_>, instrument: &Instrument, limit: Price) -> Result<Option<String>, Missing> {
     let reference = reference(ctx, instrument).ok_or(Missing)?;
     let pct = ctx.policy.price_collar_pct;
-    let distance = Amount::Exact((limit.get() - reference).abs()).mul(Amount::Exact(Decimal::ONE_HUNDRED));
-    let allowed = Amount::Exact(pct).mul(Amount::Exact(reference));
-    let outside = match (distance, allowed) {
-        (Amount::Exact(d), Amount::Exact(a)) => d > a,
-        (Amount::Overflow, _) => true,
-        (_, Amount::Overflow) => false,
-    };
-    Ok(outside.then(|| {
+    let distance = Amount::of(limit.get())
+        .add(&reference.neg())
+        .abs()
+        .mul(&Amount::of(Decimal::ONE_HUNDRED));
+    let allowed = Amount::of(pct).mul(&reference);
+    Ok(distance.cmp_to(&allowed).is_gt().then(|| {
         format!(
             "limit {limit} is more than {pct}% from the reference price {}",
-            reference.round_dp(4).normalize()
+            reference.to_decimal().round_dp(4).normalize()
         )
     }))
 }
@@ -446,7 +406,7 @@ fn session_message(session: &Session, now: DateTime<Utc>, outside_rth: bool) -> 
 fn activity(
     ticket: &OrderTicket,
     ctx: &Context<'_>,
-    notional: Result<Amount, Missing>,
+    notional: Result<&Amount, &Missing>,
     refuse: &mut impl FnMut(Rule, String),
     no_quote: &mut Vec<&'static str>,
 ) {
@@ -484,7 +444,7 @@ fn activity(
     }
     match notional {
         Ok(n) => {
-            let total = Amount::Exact(c.notional).add(n);
+            let total = Amount::of(c.notional).add(n);
             if total.exceeds(p.max_notional_per_day) {
                 refuse(
                     Rule::DailyNotional,
@@ -496,7 +456,7 @@ fn activity(
                 );
             }
         }
-        Err(Missing) => no_quote.push("daily notional"),
+        Err(_) => no_quote.push("daily notional"),
     }
     let by_symbol = c
         .orders_by_symbol
@@ -525,9 +485,9 @@ fn activity(
 }
 
 /// The approval a clearable ticket needs.
-fn tier(ticket: &OrderTicket, ctx: &Context<'_>, notional: Decimal) -> Tier {
+fn tier(ticket: &OrderTicket, ctx: &Context<'_>, notional: &Amount) -> Tier {
     let p: &Policy = ctx.policy;
-    if notional > p.typed_approval_notional
+    if notional.exceeds(p.typed_approval_notional)
         || (ctx.mode == Mode::Live && ticket.quantity.get() > p.live_typed_quantity)
     {
         return Tier::Typed;
@@ -540,7 +500,7 @@ fn tier(ticket: &OrderTicket, ctx: &Context<'_>, notional: Decimal) -> Tier {
     else {
         return Tier::Confirm;
     };
-    if notional > p.manual_approval_notional {
+    if notional.exceeds(p.manual_approval_notional) {
         return Tier::Confirm;
     }
     let window = Duration::seconds(i64::from(p.agent_budget_window_secs));
@@ -552,9 +512,7 @@ fn tier(ticket: &OrderTicket, ctx: &Context<'_>, notional: Decimal) -> Tier {
                 && s.instrument == ticket.instrument
                 && ctx.now.signed_duration_since(s.at) < window
         })
-        .fold(Amount::Exact(notional), |sum, s| {
-            sum.add(Amount::Exact(s.notional))
-        });
+        .fold(notional.clone(), |sum, s| sum.add(&Amount::of(s.notional)));
     if spent.exceeds(*unapproved_budget) {
         Tier::Confirm
     } else {

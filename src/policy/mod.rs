@@ -4,6 +4,7 @@
 //! Every rule is written down in `config.example.toml`; `tests/policy_oracle.rs` holds a second checker,
 //! written from that text alone, that every decision here must agree with.
 
+mod amount;
 mod approve;
 mod check;
 mod context;
@@ -16,3 +17,6 @@ pub use context::{
     Verdict, Violation, WorkingOrder,
 };
 pub use state::{Cause, Level, ResumeBy, ResumeError, TradingState};
+
+#[cfg(test)]
+mod tests;
