@@ -24,7 +24,7 @@ impl Symbol {
 
     /// Trims, checks and upper-cases `text`.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let text = text.trim();
+        let text = super::trim_blanks(text);
         let refuse = |rule: String| Err(DomainError::invalid("symbol", text, rule));
         if text.is_empty() {
             return refuse("must not be empty".into());
@@ -101,7 +101,7 @@ pub struct AccountId(String);
 impl AccountId {
     /// Trims, checks and upper-cases `text`.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let text = text.trim();
+        let text = super::trim_blanks(text);
         let refuse = |rule: &str| Err(DomainError::invalid("account", text, rule));
         if !text.chars().all(|c| c.is_ascii_alphanumeric()) {
             return refuse("only ASCII letters and digits are allowed");
@@ -290,6 +290,21 @@ mod tests {
         assert_eq!(Symbol::parse("  brk.b ").unwrap().as_str(), "BRK.B");
         assert_eq!(Symbol::parse("ab-c1").unwrap().as_str(), "AB-C1");
         assert_eq!(Symbol::parse("ABCDEFGHIJKL").unwrap().as_str(), "ABCDEFGHIJKL");
+        assert_eq!(Symbol::parse("\tSPY ").unwrap().as_str(), "SPY");
+    }
+
+    #[test]
+    fn only_spaces_and_tabs_are_trimmed_other_whitespace_is_refused() {
+        for text in [
+            "AAPL\n",
+            "\rAAPL",
+            "AAPL\u{85}",
+            "\u{A0}AAPL",
+            "AAPL\u{2003}",
+            "\u{B}AAPL",
+        ] {
+            assert!(Symbol::parse(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl Currency {
 
     /// Trims, checks and upper-cases `text`.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let text = text.trim();
+        let text = super::trim_blanks(text);
         match text.as_bytes() {
             &[a, b, c] if text.bytes().all(|b| b.is_ascii_alphabetic()) => {
                 Ok(Self([a, b, c].map(|b| b.to_ascii_uppercase())))
@@ -78,7 +78,7 @@ pub enum SecType {
 impl SecType {
     /// Parses IB's code case-insensitively: 1–8 ASCII letters.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let text = text.trim();
+        let text = super::trim_blanks(text);
         if text.is_empty() || text.len() > 8 || !text.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(DomainError::invalid(
                 "sec_type",

@@ -14,6 +14,12 @@ mod order;
 mod quote;
 mod status;
 
+/// Strips surrounding spaces and tabs only. Every other whitespace or control character (newline, NEL,
+/// no-break space, …) stays in, so the parser refuses it instead of silently accepting `"AAPL\n"`.
+fn trim_blanks(text: &str) -> &str {
+    text.trim_matches([' ', '\t'])
+}
+
 pub use account::{AccountSummary, Position};
 pub use alert::{Alert, AlertId, AlertSource, Severity};
 pub use error::DomainError;

@@ -15,7 +15,7 @@ pub const MAX_SIGNIFICANT_DIGITS: usize = 28;
 /// Parses plain decimal text (`150.25`, `-3`, `0.5`): no exponent, `+`, separators or bare dots, at most
 /// [`MAX_SIGNIFICANT_DIGITS`] digits, and nothing `Decimal` would have to round.
 fn parse_decimal(what: &'static str, text: &str) -> Result<Decimal, DomainError> {
-    let text = text.trim();
+    let text = super::trim_blanks(text);
     let refuse = |rule: &str| Err(DomainError::invalid(what, text, rule));
     let unsigned = text.strip_prefix('-').unwrap_or(text);
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
@@ -89,7 +89,7 @@ impl Price {
 
     /// Parses plain decimal text such as `"150.25"`.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        Self::check(parse_decimal("price", text)?, text.trim())
+        Self::check(parse_decimal("price", text)?, super::trim_blanks(text))
     }
 
     fn check(value: Decimal, shown: &str) -> Result<Self, DomainError> {
@@ -128,7 +128,7 @@ impl Quantity {
 
     /// Parses plain decimal text such as `"100"` or `"100.0"`; `"1e2"` and `"100.5"` are refused.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        Self::check(parse_decimal("quantity", text)?, text.trim())
+        Self::check(parse_decimal("quantity", text)?, super::trim_blanks(text))
     }
 
     fn check(value: Decimal, shown: &str) -> Result<Self, DomainError> {

@@ -49,10 +49,14 @@ impl Side {
 
     /// Parses `buy`/`sell` (any case), IB's execution sides `BOT`/`SLD`, and `b`/`s`.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        match text.trim().to_ascii_uppercase().as_str() {
+        match super::trim_blanks(text).to_ascii_uppercase().as_str() {
             "BUY" | "BOT" | "B" => Ok(Self::Buy),
             "SELL" | "SLD" | "S" => Ok(Self::Sell),
-            _ => Err(DomainError::invalid("side", text.trim(), "expected BUY or SELL")),
+            _ => Err(DomainError::invalid(
+                "side",
+                super::trim_blanks(text),
+                "expected BUY or SELL",
+            )),
         }
     }
 }
@@ -110,7 +114,7 @@ impl OrderType {
             "STP LMT" | "STOP LIMIT" => Ok(Self::StopLimit),
             _ => Err(DomainError::invalid(
                 "order_type",
-                text.trim(),
+                super::trim_blanks(text),
                 "expected MKT, LMT, STP or STP LMT",
             )),
         }
@@ -142,13 +146,13 @@ impl Tif {
 
     /// Parses IB's code in any case.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        match text.trim().to_ascii_uppercase().as_str() {
+        match super::trim_blanks(text).to_ascii_uppercase().as_str() {
             "DAY" => Ok(Self::Day),
             "GTC" => Ok(Self::Gtc),
             "IOC" => Ok(Self::Ioc),
             _ => Err(DomainError::invalid(
                 "tif",
-                text.trim(),
+                super::trim_blanks(text),
                 "expected DAY, GTC or IOC",
             )),
         }
