@@ -8,6 +8,7 @@
 //! - [`paths`]: where the state dir and config live.
 //! - [`terminal`]: the panic hook that restores the terminal, then aborts.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;

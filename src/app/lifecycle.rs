@@ -1,0 +1,214 @@
+//! The staged-order lifecycle before and around the broker: one table of which step moves a proposal
+//! where. What happens at the broker after sending is `domain::OrderStatus`'s own table; this one only
+//! records that the order ended.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Where a staged order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// The policy refused the current version; an edit may make a new one.
+    Refused,
+    /// Clearable; waiting for the trader (or, for tier `None`, about to be approved automatically).
+    AwaitingApproval,
+    /// Approved: holds a `Cleared`; its intent is being committed to the journal.
+    Approved,
+    /// The intent is durable and the order was handed to the broker.
+    Sent,
+    /// Finished.
+    Done(End),
+}
+
+/// How a staged order ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum End {
+    /// Completely filled.
+    Filled,
+    /// Cancelled at the broker (possibly after part fills).
+    Cancelled,
+    /// Rejected by the broker.
+    BrokerRejected,
+    /// Rejected by the trader.
+    TraderRejected,
+    /// Not approved in time.
+    Expired,
+    /// Withdrawn by the agent that staged it.
+    Withdrawn,
+    /// Approved but never sent: the intent could not be made durable, or trading stepped down first.
+    NotSent,
+}
+
+/// What can happen to a staged order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// A policy verdict on the current version (first check, re-check, or after an edit).
+    Verdict {
+        /// Whether the verdict was clearable.
+        clearable: bool,
+    },
+    /// The approval was accepted; a `Cleared` exists.
+    Approve,
+    /// The intent's commit (with its full sync) finished.
+    IntentCommitted,
+    /// The intent could not be committed, or the trading state moved before it was sent.
+    IntentFailed,
+    /// The trader rejected it.
+    Reject,
+    /// Its approval window passed.
+    Expire,
+    /// The agent withdrew it.
+    Withdraw,
+    /// The broker ended it.
+    BrokerEnded(End),
+}
+
+/// A step the table does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{step:?} is not allowed when the staged order is {stage}")]
+pub struct LifecycleError {
+    /// Where it was.
+    pub stage: Stage,
+    /// What was tried.
+    pub step: Step,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Refused => "refused",
+            Self::AwaitingApproval => "awaiting approval",
+            Self::Approved => "approved",
+            Self::Sent => "sent",
+            Self::Done(End::Filled) => "filled",
+            Self::Done(End::Cancelled) => "cancelled",
+            Self::Done(End::BrokerRejected) => "rejected by the broker",
+            Self::Done(End::TraderRejected) => "rejected by the trader",
+            Self::Done(End::Expired) => "expired",
+            Self::Done(End::Withdrawn) => "withdrawn",
+            Self::Done(End::NotSent) => "not sent",
+        };
+        f.write_str(text)
+    }
+}
+
+impl Stage {
+    /// Whether the trader can still act on it (approve, edit, reject).
+    #[must_use]
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Refused | Self::AwaitingApproval)
+    }
+}
+
+/// The one table.
+pub fn next(stage: Stage, step: Step) -> Result<Stage, LifecycleError> {
+    use Stage::{Approved, AwaitingApproval, Done, Refused, Sent};
+    let to = match (stage, step) {
+        (Refused | AwaitingApproval, Step::Verdict { clearable: true }) => AwaitingApproval,
+        (Refused | AwaitingApproval, Step::Verdict { clearable: false }) => Refused,
+        (AwaitingApproval, Step::Approve) => Approved,
+        (Refused | AwaitingApproval, Step::Reject) => Done(End::TraderRejected),
+        (Refused | AwaitingApproval, Step::Expire) => Done(End::Expired),
+        (Refused | AwaitingApproval, Step::Withdraw) => Done(End::Withdrawn),
+        (Approved, Step::IntentCommitted) => Sent,
+        (Approved, Step::IntentFailed) => Done(End::NotSent),
+        (Sent, Step::BrokerEnded(end @ (End::Filled | End::Cancelled | End::BrokerRejected))) => Done(end),
+        _ => return Err(LifecycleError { stage, step }),
+    };
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENDS: [End; 7] = [
+        End::Filled,
+        End::Cancelled,
+        End::BrokerRejected,
+        End::TraderRejected,
+        End::Expired,
+        End::Withdrawn,
+        End::NotSent,
+    ];
+
+    fn stages() -> Vec<Stage> {
+        let mut all = vec![
+            Stage::Refused,
+            Stage::AwaitingApproval,
+            Stage::Approved,
+            Stage::Sent,
+        ];
+        all.extend(ENDS.map(Stage::Done));
+        all
+    }
+
+    fn steps() -> Vec<Step> {
+        let mut all = vec![
+            Step::Verdict { clearable: true },
+            Step::Verdict { clearable: false },
+            Step::Approve,
+            Step::IntentCommitted,
+            Step::IntentFailed,
+            Step::Reject,
+            Step::Expire,
+            Step::Withdraw,
+        ];
+        all.extend(ENDS.map(Step::BrokerEnded));
+        all
+    }
+
+    /// The table written out by hand: every allowed pair and where it goes.
+    fn expected(stage: Stage, step: Step) -> Option<Stage> {
+        use Stage::{Approved, AwaitingApproval, Done, Refused, Sent};
+        let pending = matches!(stage, Refused | AwaitingApproval);
+        match step {
+            Step::Verdict { clearable } if pending => {
+                Some(if clearable { AwaitingApproval } else { Refused })
+            }
+            Step::Approve if stage == AwaitingApproval => Some(Approved),
+            Step::Reject if pending => Some(Done(End::TraderRejected)),
+            Step::Expire if pending => Some(Done(End::Expired)),
+            Step::Withdraw if pending => Some(Done(End::Withdrawn)),
+            Step::IntentCommitted if stage == Approved => Some(Sent),
+            Step::IntentFailed if stage == Approved => Some(Done(End::NotSent)),
+            Step::BrokerEnded(end) if stage == Sent => {
+                matches!(end, End::Filled | End::Cancelled | End::BrokerRejected).then_some(Done(end))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_pair_of_stage_and_step() {
+        let mut allowed = 0;
+        for stage in stages() {
+            for step in steps() {
+                let got = next(stage, step).ok();
+                assert_eq!(got, expected(stage, step), "{stage:?} + {step:?}");
+                if got.is_none() {
+                    assert_eq!(next(stage, step), Err(LifecycleError { stage, step }));
+                } else {
+                    allowed += 1;
+                }
+            }
+        }
+        assert_eq!(allowed, 16, "the number of allowed transitions");
+    }
+
+    #[test]
+    fn a_refused_order_cannot_be_approved_and_a_sent_one_cannot_be_rejected() {
+        assert!(next(Stage::Refused, Step::Approve).is_err());
+        assert!(next(Stage::Sent, Step::Reject).is_err());
+        assert!(next(Stage::Approved, Step::Approve).is_err(), "approving twice");
+        assert!(next(Stage::Done(End::Filled), Step::Verdict { clearable: true }).is_err());
+    }
+
+    #[test]
+    fn only_refused_and_awaiting_are_pending() {
+        let pending: Vec<Stage> = stages().into_iter().filter(|s| s.is_pending()).collect();
+        assert_eq!(pending, [Stage::Refused, Stage::AwaitingApproval]);
+        assert_eq!(Stage::Done(End::NotSent).to_string(), "not sent");
+    }
+}

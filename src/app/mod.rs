@@ -1,0 +1,14 @@
+//! The core: `State`, `Msg`, `Effect` and `State::update` — the only mutator of the cockpit's state,
+//! deterministic and free of clocks, sockets and files — and the staged-order lifecycle table.
+
+mod lifecycle;
+mod msg;
+mod state;
+mod update;
+
+pub use lifecycle::{End, LifecycleError, Stage, Step, next};
+pub use msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};
+pub use state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! What goes into the core (`Msg`) and what comes out (`Effect`). Plain data: the shell turns effects into
+//! journal writes and broker commands and feeds their outcomes back as messages.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::domain::{AccountId, AlertId, Instrument, OrderEvent, OrderId, OrderTicket, ProposalId, Quote};
+use crate::policy::{Cleared, Evidence};
+
+/// Who stages or withdraws an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The trader at the keyboard.
+    Trader,
+    /// An agent, known by the uid of its socket peer.
+    Agent {
+        /// The OS uid.
+        uid: u32,
+    },
+}
+
+/// Something the broker adapter observed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrokerEvent {
+    /// Connected; IB announced its next valid order id.
+    Connected {
+        /// IB's `nextValidId`.
+        next_valid_id: i32,
+    },
+    /// The connection is gone.
+    Disconnected,
+    /// Open orders, executions and positions agree with local state again.
+    Reconciled,
+    /// A reconciliation found a difference.
+    Mismatch {
+        /// What differs.
+        detail: String,
+    },
+    /// A new top of book.
+    Quote {
+        /// The instrument.
+        instrument: Instrument,
+        /// The quote.
+        quote: Quote,
+    },
+    /// A position as the broker reports it.
+    Position {
+        /// The account.
+        account: AccountId,
+        /// The instrument.
+        instrument: Instrument,
+        /// Signed quantity.
+        quantity: Decimal,
+    },
+    /// An order's status changed.
+    OrderStatus {
+        /// The order.
+        order_id: OrderId,
+        /// What happened.
+        event: OrderEvent,
+    },
+    /// An execution (idempotent by `exec_id`).
+    Execution {
+        /// The order.
+        order_id: OrderId,
+        /// IB's execution id.
+        exec_id: String,
+        /// Shares filled in this execution (> 0).
+        quantity: Decimal,
+        /// Fill price.
+        price: Decimal,
+    },
+    /// An error IB reported, for an order or for the session.
+    Error {
+        /// The order, if the error is about one.
+        order_id: Option<OrderId>,
+        /// IB's code.
+        code: i32,
+        /// IB's text.
+        text: String,
+    },
+}
+
+/// An input to [`State::update`](super::State::update).
+#[derive(Debug)]
+pub enum Msg {
+    /// Stage an order.
+    Propose {
+        /// Who stages it.
+        source: Source,
+        /// The order.
+        ticket: OrderTicket,
+        /// Why (an agent's rationale; free text, already sanitised by the gateway).
+        note: String,
+    },
+    /// The agent that staged an order takes it back.
+    Withdraw {
+        /// Who asks.
+        source: Source,
+        /// The proposal.
+        id: ProposalId,
+    },
+    /// The trader approves the focused order with this evidence.
+    Approve {
+        /// The proposal.
+        id: ProposalId,
+        /// Confirm or typed read-back, bound to the fingerprint shown.
+        evidence: Evidence,
+    },
+    /// The trader rejects an order.
+    Reject {
+        /// The proposal.
+        id: ProposalId,
+        /// Why.
+        reason: String,
+    },
+    /// The trader edits an order within limits: a new version, checked and approved afresh.
+    Edit {
+        /// The proposal.
+        id: ProposalId,
+        /// The edited order.
+        ticket: OrderTicket,
+    },
+    /// The journal committed (with its full sync) the intent of this proposal.
+    IntentCommitted {
+        /// The proposal.
+        id: ProposalId,
+    },
+    /// A journal write or sync failed.
+    JournalFailed {
+        /// What failed.
+        error: String,
+    },
+    /// The broker adapter observed something.
+    Broker(BrokerEvent),
+    /// Time passed (expiry, day rollover).
+    Tick,
+    /// Halt trading and cancel the cockpit's working orders.
+    KillSwitch,
+    /// Step the trading state back up: `None` for a confirm, `Some(text)` for typed text.
+    Resume {
+        /// What was typed, if anything.
+        typed: Option<String>,
+    },
+    /// The trader acknowledged an alert.
+    AcknowledgeAlert {
+        /// The alert.
+        id: AlertId,
+    },
+}
+
+/// A record for the journal: the shell adds time, profile, gateway, account and client id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalRecord {
+    /// The kind (`verdict`, `human_action`, `intent`, `broker_event`, `trading_state`, …).
+    pub kind: &'static str,
+    /// The payload.
+    pub data: serde_json::Value,
+    /// Whether it must be committed with a full sync before anything depending on it happens.
+    pub sync: bool,
+}
+
+/// An order to send: only built from a [`Cleared`], after its intent is durable.
+#[derive(Debug)]
+pub struct PlaceOrder {
+    /// The proposal it came from.
+    pub proposal: ProposalId,
+    /// The approved order.
+    pub cleared: Cleared,
+    /// The order id (above every id used before).
+    pub order_id: OrderId,
+    /// The unique `orderRef`: proposal, version and intent sequence.
+    pub order_ref: String,
+    /// The trading-state epoch it was approved under; the broker drops it if the epoch has moved.
+    pub epoch: u64,
+    /// The broker drops it after this time.
+    pub deadline: DateTime<Utc>,
+}
+
+/// An output of [`State::update`](super::State::update), carried out by the shell in order.
+#[derive(Debug)]
+pub enum Effect {
+    /// Write a journal record.
+    Journal(JournalRecord),
+    /// Send an order.
+    Place(Box<PlaceOrder>),
+    /// Cancel one order.
+    Cancel {
+        /// The order.
+        order_id: OrderId,
+    },
+}

@@ -1,0 +1,213 @@
+//! The cockpit's state: staged orders, the trading state, alerts, and the market and account view the
+//! policy reads. Only `update` (in `update.rs`) changes it; the screen and agents read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use super::lifecycle::Stage;
+use crate::config::{Agent, Profile};
+use crate::domain::{
+    AccountId, Alert, AlertId, AlertSource, Instrument, OrderId, OrderStatus, OrderTicket, ProposalId, Quote,
+    Severity,
+};
+use crate::policy::{
+    Cleared, Context, DailyCounters, Fingerprint, Requester, Submitted, Tier, TradingState, UnapprovedSpend,
+    Violation, WorkingOrder,
+};
+
+/// How long a staged order waits for approval before it expires.
+pub const APPROVAL_TTL_SECS: i64 = 300;
+/// How long the broker may hold a `Place` before it must drop it.
+pub const PLACE_DEADLINE_SECS: i64 = 5;
+
+/// One staged order and everything that happened to it.
+#[derive(Debug)]
+pub struct Proposal {
+    /// Its id.
+    pub id: ProposalId,
+    /// Its version: an edit makes a new one.
+    pub version: u32,
+    /// The current version's order.
+    pub ticket: OrderTicket,
+    /// Who staged it.
+    pub requester: Requester,
+    /// The agent's uid, if an agent staged it.
+    pub agent_uid: Option<u32>,
+    /// Why it was staged.
+    pub note: String,
+    /// Where it stands.
+    pub stage: Stage,
+    /// The latest verdict's violations (empty when clearable).
+    pub violations: Vec<Violation>,
+    /// The tier the latest clearable verdict asked for.
+    pub tier: Option<Tier>,
+    /// The latest clearable verdict's fingerprint: what an approval must name.
+    pub fingerprint: Option<Fingerprint>,
+    /// The latest clearable verdict's notional.
+    pub notional: Option<Decimal>,
+    /// What a typed approval must read back.
+    pub read_back: Option<String>,
+    /// When it was staged (or last edited).
+    pub staged_at: DateTime<Utc>,
+    /// The approval, held only between approval and sending; never stored anywhere.
+    pub(super) cleared: Option<Cleared>,
+    /// The order id its intent uses.
+    pub order_id: Option<OrderId>,
+    /// The intent's `orderRef`.
+    pub order_ref: Option<String>,
+    /// The order's status at the broker, once sent.
+    pub broker_status: Option<OrderStatus>,
+    /// Shares filled so far.
+    pub filled: Decimal,
+}
+
+impl Proposal {
+    /// Whether the order counts as working or in flight for the policy.
+    #[must_use]
+    pub fn is_working(&self) -> bool {
+        match self.stage {
+            Stage::Approved => true,
+            Stage::Sent => self.broker_status.is_none_or(|s| {
+                !matches!(
+                    s,
+                    OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected
+                )
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// The whole state.
+#[derive(Debug)]
+pub struct State {
+    /// The profile traded on.
+    pub profile: Profile,
+    /// The configured agents.
+    pub agents: Vec<Agent>,
+    /// Staged orders by id.
+    pub proposals: BTreeMap<ProposalId, Proposal>,
+    /// The trading state.
+    pub trading: TradingState,
+    /// Alerts, newest last.
+    pub alerts: Vec<Alert>,
+    /// Positions by account and instrument.
+    pub positions: BTreeMap<(AccountId, Instrument), Decimal>,
+    /// Latest quotes.
+    pub quotes: BTreeMap<Instrument, Quote>,
+    /// Orders submitted recently (for the duplicate and rate rules).
+    pub recent: Vec<Submitted>,
+    /// Notional agents sent without approval.
+    pub unapproved: Vec<UnapprovedSpend>,
+    /// Today's counters.
+    pub counters: DailyCounters,
+    /// The exchange-time day the counters belong to.
+    pub counters_day: Option<NaiveDate>,
+    /// Whether the broker is connected.
+    pub connected: bool,
+    /// The next order id to use; `None` until the broker announced one.
+    pub next_order_id: Option<OrderId>,
+    /// The highest order id used, from the journal (ids never repeat).
+    pub order_id_high_water: Option<OrderId>,
+    /// Rejects in a row.
+    pub reject_streak: u32,
+    pub(super) next_proposal: u64,
+    pub(super) next_alert: u64,
+    pub(super) intent_seq: u64,
+    pub(super) seen_executions: BTreeSet<String>,
+}
+
+impl State {
+    /// A fresh state for `profile`.
+    #[must_use]
+    pub fn new(profile: Profile, agents: Vec<Agent>) -> Self {
+        Self {
+            profile,
+            agents,
+            proposals: BTreeMap::new(),
+            trading: TradingState::active(),
+            alerts: Vec::new(),
+            positions: BTreeMap::new(),
+            quotes: BTreeMap::new(),
+            recent: Vec::new(),
+            unapproved: Vec::new(),
+            counters: DailyCounters::default(),
+            counters_day: None,
+            connected: false,
+            next_order_id: None,
+            order_id_high_water: None,
+            reject_streak: 0,
+            next_proposal: 1,
+            next_alert: 1,
+            intent_seq: 0,
+            seen_executions: BTreeSet::new(),
+        }
+    }
+
+    /// Working and in-flight orders, for the policy.
+    #[must_use]
+    pub fn working_orders(&self) -> Vec<WorkingOrder> {
+        self.proposals
+            .values()
+            .filter(|p| p.is_working())
+            .filter_map(|p| {
+                let remaining = crate::domain::Quantity::new(p.ticket.quantity.get() - p.filled).ok()?;
+                Some(WorkingOrder {
+                    account: p.ticket.account.clone(),
+                    instrument: p.ticket.instrument.clone(),
+                    side: p.ticket.side,
+                    remaining,
+                    order_type: p.ticket.order_type,
+                    limit_price: p.ticket.limit_price,
+                    stop_price: p.ticket.stop_price,
+                })
+            })
+            .collect()
+    }
+
+    /// The policy context for a check at `now`.
+    pub(super) fn context<'a>(
+        &'a self,
+        working: &'a [WorkingOrder],
+        requester: Requester,
+        version: u32,
+        now: DateTime<Utc>,
+    ) -> Context<'a> {
+        Context {
+            profile: &self.profile.name,
+            mode: self.profile.mode,
+            accounts: &self.profile.accounts,
+            policy: &self.profile.policy,
+            requester,
+            version,
+            positions: &self.positions,
+            working,
+            recent: &self.recent,
+            unapproved: &self.unapproved,
+            quotes: &self.quotes,
+            counters: &self.counters,
+            trading: &self.trading,
+            now,
+        }
+    }
+
+    /// Raises an alert.
+    pub(super) fn alert(
+        &mut self,
+        severity: Severity,
+        now: DateTime<Utc>,
+        text: impl Into<String>,
+        source: AlertSource,
+    ) {
+        let id = AlertId(self.next_alert);
+        self.next_alert += 1;
+        self.alerts.push(Alert::new(id, severity, now, text, source));
+    }
+
+    /// The proposal that sent `order_id`.
+    pub(super) fn by_order_id(&mut self, order_id: OrderId) -> Option<&mut Proposal> {
+        self.proposals.values_mut().find(|p| p.order_id == Some(order_id))
+    }
+}

@@ -1,0 +1,541 @@
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::config::Config;
+use crate::domain::{
+    AccountId, AlertId, Currency, Instrument, OrderEvent, OrderId, OrderTicket, OrderType, Price, ProposalId,
+    Quantity, Quote, Side, Symbol, Tif,
+};
+use crate::policy::{Evidence, Fingerprint, Level, Rule, Tier};
+
+/// Tuesday 2026-11-24 10:00 in New York: inside the example's session.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+}
+
+fn aapl() -> Instrument {
+    Instrument::stock(Symbol::parse("AAPL").unwrap(), Currency::USD, "NASDAQ")
+}
+
+fn ticket(side: Side, qty: &str, limit: &str) -> OrderTicket {
+    OrderTicket {
+        account: AccountId::parse("DU1234567").unwrap(),
+        instrument: aapl(),
+        side,
+        quantity: Quantity::parse(qty).unwrap(),
+        order_type: OrderType::Limit,
+        limit_price: Some(Price::parse(limit).unwrap()),
+        stop_price: None,
+        tif: Tif::Day,
+        outside_rth: false,
+    }
+}
+
+/// The example's `profile` with a fresh AAPL quote at 100.00/100.02 and a connected broker (next id 1000).
+fn state(profile: &str) -> State {
+    let config = Config::parse(include_str!("../../config.example.toml"), Path::new("x.toml")).unwrap();
+    let mut s = State::new(config.profiles[profile].clone(), config.agents.clone());
+    s.update(Msg::Broker(BrokerEvent::Connected { next_valid_id: 1000 }), t0());
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    s.update(Msg::Resume { typed: None }, t0());
+    assert_eq!(s.trading.level(), Level::Active);
+    quote(&mut s, t0());
+    s
+}
+
+fn quote(s: &mut State, at: DateTime<Utc>) {
+    let q = Quote {
+        bid: Some(Price::parse("100.00").unwrap()),
+        ask: Some(Price::parse("100.02").unwrap()),
+        last: Some(Price::parse("100.01").unwrap()),
+        bid_size: None,
+        ask_size: None,
+        volume: None,
+        received_at: at,
+    };
+    s.update(
+        Msg::Broker(BrokerEvent::Quote {
+            instrument: aapl(),
+            quote: q,
+        }),
+        at,
+    );
+}
+
+fn propose(s: &mut State, source: Source, t: OrderTicket) -> (ProposalId, Vec<Effect>) {
+    let fx = s.update(
+        Msg::Propose {
+            source,
+            ticket: t,
+            note: "test".into(),
+        },
+        t0(),
+    );
+    (ProposalId(s.next_proposal - 1), fx)
+}
+
+fn kinds(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .map(|e| match e {
+            Effect::Journal(r) => format!("{}{}", r.kind, if r.sync { "!" } else { "" }),
+            Effect::Place(p) => format!("PLACE {}", p.order_id.get()),
+            Effect::Cancel { order_id } => format!("CANCEL {}", order_id.get()),
+        })
+        .collect()
+}
+
+fn confirm(s: &State, id: ProposalId) -> Evidence {
+    Evidence::Confirm(s.proposals[&id].fingerprint.unwrap())
+}
+
+fn place(fx: Vec<Effect>) -> PlaceOrder {
+    fx.into_iter()
+        .find_map(|e| match e {
+            Effect::Place(p) => Some(*p),
+            _ => None,
+        })
+        .expect("a Place effect")
+}
+
+#[test]
+fn trader_order_waits_for_a_confirm_then_commits_its_intent_before_it_is_sent() {
+    let mut s = state("paper");
+    let (id, fx) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    assert_eq!(kinds(&fx), ["verdict!"]);
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    assert_eq!(s.proposals[&id].tier, Some(Tier::Confirm));
+
+    let fx = s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    assert_eq!(
+        kinds(&fx),
+        ["verdict!", "human_action", "intent!"],
+        "re-checked, then the intent; no send yet"
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::Approved);
+    let Effect::Journal(intent) = &fx[2] else { panic!() };
+    assert_eq!(intent.data["order_id"], 1000);
+    assert_eq!(intent.data["order_ref"], "ck-p1-v1-i1");
+
+    let order = place(s.update(Msg::IntentCommitted { id }, t0()));
+    assert_eq!(
+        (order.order_id.get(), order.order_ref.as_str()),
+        (1000, "ck-p1-v1-i1")
+    );
+    assert_eq!(order.epoch, s.trading.epoch());
+    assert_eq!(order.deadline, t0() + Duration::seconds(PLACE_DEADLINE_SECS));
+    assert_eq!(order.cleared.ticket(), &s.proposals[&id].ticket);
+    assert_eq!(s.proposals[&id].stage, Stage::Sent);
+    assert_eq!(
+        (s.counters.orders, s.counters.notional),
+        (1, Decimal::new(100_010, 2))
+    );
+    assert_eq!(s.working_orders().len(), 1, "counted as in flight");
+}
+
+#[test]
+fn approving_twice_sends_once() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    let evidence = confirm(&s, id);
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: evidence.clone(),
+        },
+        t0(),
+    );
+    let second = s.update(Msg::Approve { id, evidence }, t0());
+    assert_eq!(kinds(&second), ["human_action"], "refused: already approved");
+    let sends = [
+        s.update(Msg::IntentCommitted { id }, t0()),
+        s.update(Msg::IntentCommitted { id }, t0()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|e| matches!(e, Effect::Place(_)))
+    .count();
+    assert_eq!(sends, 1);
+}
+
+#[test]
+fn an_execute_agent_below_every_threshold_needs_no_human_but_still_commits_first() {
+    let mut s = state("dry-run");
+    let (id, fx) = propose(
+        &mut s,
+        Source::Agent { uid: 1002 },
+        ticket(Side::Buy, "10", "100.01"),
+    );
+    assert_eq!(kinds(&fx), ["verdict!", "verdict!", "human_action", "intent!"]);
+    assert_eq!(s.proposals[&id].tier, Some(Tier::None));
+    let order = place(s.update(Msg::IntentCommitted { id }, t0()));
+    assert_eq!(order.cleared.tier(), Tier::None);
+    assert_eq!(s.unapproved.len(), 1, "counted against the agent's budget");
+}
+
+#[test]
+fn agents_are_known_by_uid_and_read_level_cannot_stage() {
+    let mut s = state("paper");
+    let (_, fx) = propose(
+        &mut s,
+        Source::Agent { uid: 4242 },
+        ticket(Side::Buy, "10", "100.01"),
+    );
+    assert_eq!(kinds(&fx), ["proposal_refused!"]);
+    assert!(s.proposals.is_empty());
+    s.agents[0].permission = crate::config::Permission::Read;
+    let (id, _) = propose(
+        &mut s,
+        Source::Agent { uid: 1001 },
+        ticket(Side::Buy, "10", "100.01"),
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::Refused);
+    assert_eq!(s.proposals[&id].violations[0].rule, Rule::Permission);
+    let (id, _) = propose(
+        &mut s,
+        Source::Agent { uid: 1002 },
+        ticket(Side::Buy, "10", "100.01"),
+    );
+    assert_eq!(
+        s.proposals[&id].tier,
+        Some(Tier::Confirm),
+        "execute narrowed to prepare on paper"
+    );
+}
+
+#[test]
+fn an_edit_is_a_new_version_and_the_old_approval_no_longer_fits() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    let old = confirm(&s, id);
+    let fx = s.update(
+        Msg::Edit {
+            id,
+            ticket: ticket(Side::Buy, "12", "100.01"),
+        },
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["human_action!", "verdict!"]);
+    assert_eq!(s.proposals[&id].version, 2);
+    let fx = s.update(Msg::Approve { id, evidence: old }, t0());
+    assert_eq!(kinds(&fx), ["verdict!", "human_action!"]);
+    let Effect::Journal(r) = &fx[1] else { panic!() };
+    assert!(
+        r.data["refused"]
+            .as_str()
+            .unwrap()
+            .contains("different order or version"),
+        "{r:?}"
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::Approved);
+}
+
+#[test]
+fn a_typed_tier_refuses_a_confirm_and_takes_the_read_back() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "300", "100.01"));
+    assert_eq!(s.proposals[&id].tier, Some(Tier::Typed));
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    let fp = s.proposals[&id].fingerprint.unwrap();
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: Evidence::Typed(fp, "buy 300 aapl lmt 100.01".into()),
+        },
+        t0(),
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::Approved);
+}
+
+#[test]
+fn the_policy_runs_again_at_approval_and_a_stale_quote_refuses() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    let evidence = confirm(&s, id);
+    let later = t0() + Duration::seconds(60);
+    s.update(Msg::Approve { id, evidence }, later);
+    assert_eq!(s.proposals[&id].stage, Stage::Refused);
+    assert_eq!(s.proposals[&id].violations[0].rule, Rule::NoQuote);
+}
+
+#[test]
+fn the_kill_switch_halts_voids_unsent_approvals_and_cancels_working_orders() {
+    let mut s = state("paper");
+    let (sent, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    s.update(
+        Msg::Approve {
+            id: sent,
+            evidence: confirm(&s, sent),
+        },
+        t0(),
+    );
+    s.update(Msg::IntentCommitted { id: sent }, t0());
+    let (pending, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "11", "100.01"));
+    s.update(
+        Msg::Approve {
+            id: pending,
+            evidence: confirm(&s, pending),
+        },
+        t0(),
+    );
+    let before = s.trading.epoch();
+    let fx = s.update(Msg::KillSwitch, t0());
+    assert_eq!(kinds(&fx), ["trading_state!", "not_sent", "CANCEL 1000"]);
+    assert_eq!(s.trading.level(), Level::Halted);
+    assert!(s.trading.epoch() > before);
+    assert_eq!(s.proposals[&pending].stage, Stage::Done(End::NotSent));
+    assert!(
+        s.update(Msg::IntentCommitted { id: pending }, t0()).is_empty(),
+        "its commit sends nothing"
+    );
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "1", "100.01"));
+    assert_eq!(s.proposals[&id].violations[0].rule, Rule::Halted);
+}
+
+#[test]
+fn a_step_down_between_approval_and_commit_stops_the_send() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    s.update(
+        Msg::JournalFailed {
+            error: "disk full".into(),
+        },
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Halted);
+    assert_eq!(s.proposals[&id].stage, Stage::Done(End::NotSent));
+    assert!(s.update(Msg::IntentCommitted { id }, t0()).is_empty());
+}
+
+#[test]
+fn disconnect_steps_down_and_only_a_human_steps_up_after_reconciling() {
+    let mut s = state("paper");
+    s.update(Msg::Broker(BrokerEvent::Disconnected), t0());
+    assert_eq!(s.trading.level(), Level::Reducing);
+    let fx = s.update(Msg::Resume { typed: None }, t0());
+    assert_eq!(kinds(&fx), ["human_action"], "a cause remains");
+    s.update(Msg::Broker(BrokerEvent::Connected { next_valid_id: 2000 }), t0());
+    assert_eq!(s.trading.level(), Level::Reducing, "not reconciled yet");
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    assert_eq!(
+        s.trading.level(),
+        Level::Reducing,
+        "reconciling does not step up by itself"
+    );
+    let alerts = s.alerts.len();
+    s.update(Msg::AcknowledgeAlert { id: AlertId(1) }, t0());
+    assert_eq!(
+        s.trading.level(),
+        Level::Reducing,
+        "acknowledging never changes the trading state"
+    );
+    s.update(Msg::Resume { typed: None }, t0());
+    assert_eq!(s.trading.level(), Level::Active);
+    assert_eq!(s.alerts.len(), alerts + 1, "resume is announced");
+}
+
+#[test]
+fn fills_are_idempotent_by_execution_id_and_move_the_position() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    let order = place(s.update(Msg::IntentCommitted { id }, t0()));
+    let exec = |exec_id: &str, qty: i64| {
+        Msg::Broker(BrokerEvent::Execution {
+            order_id: order.order_id,
+            exec_id: exec_id.into(),
+            quantity: Decimal::from(qty),
+            price: Decimal::new(10_001, 2),
+        })
+    };
+    s.update(exec("e1", 4), t0());
+    s.update(exec("e1", 4), t0());
+    assert_eq!(s.proposals[&id].filled, Decimal::from(4));
+    assert_eq!(
+        s.positions[&(AccountId::parse("DU1234567").unwrap(), aapl())],
+        Decimal::from(4)
+    );
+    assert_eq!(s.working_orders()[0].remaining.get(), Decimal::from(6));
+    s.update(exec("e2", 6), t0());
+    for event in [OrderEvent::Working, OrderEvent::Filled] {
+        s.update(
+            Msg::Broker(BrokerEvent::OrderStatus {
+                order_id: order.order_id,
+                event,
+            }),
+            t0(),
+        );
+    }
+    assert_eq!(s.proposals[&id].stage, Stage::Done(End::Filled));
+    assert!(s.working_orders().is_empty());
+}
+
+#[test]
+fn three_rejects_in_a_row_halt_and_a_duplicate_id_halts_at_once() {
+    let mut s = state("paper");
+    for n in 0..3 {
+        let (id, _) = propose(
+            &mut s,
+            Source::Trader,
+            ticket(Side::Buy, &format!("{}", n + 1), "100.01"),
+        );
+        s.update(
+            Msg::Approve {
+                id,
+                evidence: confirm(&s, id),
+            },
+            t0(),
+        );
+        let order = place(s.update(Msg::IntentCommitted { id }, t0()));
+        let err = BrokerEvent::Error {
+            order_id: Some(order.order_id),
+            code: 201,
+            text: "no".into(),
+        };
+        s.update(Msg::Broker(err), t0());
+        assert_eq!(
+            s.trading.level() == Level::Halted,
+            n == 2,
+            "after reject {}",
+            n + 1
+        );
+    }
+    let mut s = state("paper");
+    s.update(
+        Msg::Broker(BrokerEvent::Error {
+            order_id: None,
+            code: 103,
+            text: "dup".into(),
+        }),
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Halted);
+}
+
+#[test]
+fn order_ids_never_repeat_and_nothing_is_approved_without_one() {
+    let config = Config::parse(include_str!("../../config.example.toml"), Path::new("x.toml")).unwrap();
+    let mut s = State::new(config.profiles["paper"].clone(), Vec::new());
+    quote(&mut s, t0());
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    assert_eq!(
+        s.proposals[&id].stage,
+        Stage::AwaitingApproval,
+        "no broker, no order id"
+    );
+    s.order_id_high_water = Some(OrderId::new(5000).unwrap());
+    s.next_order_id = Some(OrderId::new(1000).unwrap());
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    assert_eq!(
+        s.proposals[&id].order_id,
+        Some(OrderId::new(5001).unwrap()),
+        "max(nextValidId, high water + 1)"
+    );
+}
+
+#[test]
+fn staged_orders_expire_and_the_day_rolls_over_in_exchange_time() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    s.update(Msg::Tick, t0() + Duration::seconds(APPROVAL_TTL_SECS - 1));
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    s.update(Msg::Tick, t0() + Duration::seconds(APPROVAL_TTL_SECS));
+    assert_eq!(s.proposals[&id].stage, Stage::Done(End::Expired));
+
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "3", "100.01"));
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    s.update(Msg::IntentCommitted { id }, t0());
+    assert_eq!(s.counters.orders, 1);
+    // 23:59 in New York is 04:59 UTC the next day: still the same exchange day.
+    s.update(Msg::Tick, Utc.with_ymd_and_hms(2026, 11, 25, 4, 59, 0).unwrap());
+    assert_eq!(s.counters.orders, 1);
+    s.update(Msg::Tick, Utc.with_ymd_and_hms(2026, 11, 25, 5, 0, 0).unwrap());
+    assert_eq!(s.counters.orders, 0, "midnight in New York");
+}
+
+#[test]
+fn a_wrong_fingerprint_never_approves() {
+    let mut s = state("paper");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    s.update(
+        Msg::Approve {
+            id,
+            evidence: Evidence::Confirm(Fingerprint([7; 32])),
+        },
+        t0(),
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    s.update(
+        Msg::Reject {
+            id,
+            reason: "no".into(),
+        },
+        t0(),
+    );
+    assert_eq!(s.proposals[&id].stage, Stage::Done(End::TraderRejected));
+    let fx = s.update(
+        Msg::Approve {
+            id,
+            evidence: confirm(&s, id),
+        },
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["human_action"]);
+}

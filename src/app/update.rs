@@ -1,0 +1,670 @@
+//! `State::update`: the only mutator. Deterministic — time comes in as `now`; the journal, the broker and
+//! the clock are outside, reached only through the effects it returns.
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::lifecycle::{End, Stage, Step, next};
+use super::msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};
+use super::state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
+use crate::domain::{AlertSource, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity, Side};
+use crate::policy::{
+    self, Cause, Evidence, Level, Requester, ResumeBy, Submitted, Tier, UnapprovedSpend, Verdict,
+};
+
+fn record(kind: &'static str, data: serde_json::Value, sync: bool) -> Effect {
+    Effect::Journal(JournalRecord { kind, data, sync })
+}
+
+fn ticket_json(t: &OrderTicket) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or(serde_json::Value::Null)
+}
+
+impl State {
+    /// Applies `msg` at `now`; returns what the shell must do, in order.
+    pub fn update(&mut self, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.roll_day(now);
+        match msg {
+            Msg::Propose { source, ticket, note } => self.propose(source, ticket, note, now, &mut fx),
+            Msg::Withdraw { source, id } => self.withdraw(source, id, &mut fx),
+            Msg::Approve { id, evidence } => self.approve(id, &evidence, now, &mut fx),
+            Msg::Reject { id, reason } => self.finish_pending(id, Step::Reject, &reason, &mut fx),
+            Msg::Edit { id, ticket } => self.edit(id, ticket, now, &mut fx),
+            Msg::IntentCommitted { id } => self.send(id, now, &mut fx),
+            Msg::JournalFailed { error } => {
+                let to = self.profile.policy.step_down.on_journal_error.into();
+                self.step_down(
+                    Cause::JournalError,
+                    to,
+                    &format!("journal error: {error}"),
+                    now,
+                    &mut fx,
+                );
+            }
+            Msg::Broker(event) => self.broker(event, now, &mut fx),
+            Msg::Tick => self.expire(now, &mut fx),
+            Msg::KillSwitch => self.kill(now, &mut fx),
+            Msg::Resume { typed } => self.resume(typed.as_deref(), now, &mut fx),
+            Msg::AcknowledgeAlert { id } => {
+                if let Some(alert) = self.alerts.iter_mut().find(|a| a.id == id)
+                    && alert.acknowledge()
+                {
+                    fx.push(record(
+                        "human_action",
+                        json!({"action": "acknowledge", "alert": id.0}),
+                        false,
+                    ));
+                }
+            }
+        }
+        fx
+    }
+
+    fn requester(&self, source: Source) -> Result<(Requester, Option<u32>), String> {
+        match source {
+            Source::Trader => Ok((Requester::Trader, None)),
+            Source::Agent { uid } => {
+                let agent = self
+                    .agents
+                    .iter()
+                    .find(|a| a.uid == uid)
+                    .ok_or_else(|| format!("uid {uid} is not a configured agent"))?;
+                Ok((
+                    Requester::Agent {
+                        name: agent.name.clone(),
+                        level: self.profile.effective_permission(agent),
+                        unapproved_budget: agent.unapproved_notional_budget,
+                    },
+                    Some(uid),
+                ))
+            }
+        }
+    }
+
+    fn propose(
+        &mut self,
+        source: Source,
+        ticket: OrderTicket,
+        note: String,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let (requester, agent_uid) = match self.requester(source) {
+            Ok(r) => r,
+            Err(why) => {
+                fx.push(record(
+                    "proposal_refused",
+                    json!({"reason": why, "ticket": ticket_json(&ticket)}),
+                    true,
+                ));
+                return;
+            }
+        };
+        let id = ProposalId(self.next_proposal);
+        self.next_proposal += 1;
+        self.proposals.insert(
+            id,
+            Proposal {
+                id,
+                version: 1,
+                ticket,
+                requester,
+                agent_uid,
+                note,
+                stage: Stage::Refused,
+                violations: Vec::new(),
+                tier: None,
+                fingerprint: None,
+                notional: None,
+                read_back: None,
+                staged_at: now,
+                cleared: None,
+                order_id: None,
+                order_ref: None,
+                broker_status: None,
+                filled: Decimal::ZERO,
+            },
+        );
+        self.recheck(id, now, fx);
+        let auto = self
+            .proposals
+            .get(&id)
+            .is_some_and(|p| p.stage == Stage::AwaitingApproval && p.tier == Some(Tier::None));
+        if auto {
+            self.approve(id, &Evidence::Automatic, now, fx);
+        }
+    }
+
+    /// Runs the policy on the proposal's current version and records the verdict; returns it.
+    fn recheck(&mut self, id: ProposalId, now: DateTime<Utc>, fx: &mut Vec<Effect>) -> Option<Verdict> {
+        let working = self.working_orders();
+        let p = self.proposals.get(&id)?;
+        let ctx = self.context(&working, p.requester.clone(), p.version, now);
+        let verdict = policy::check(&p.ticket, &ctx);
+        let p = self.proposals.get_mut(&id)?;
+        let clearable = matches!(verdict, Verdict::Clearable(_));
+        p.stage = next(p.stage, Step::Verdict { clearable }).ok()?;
+        match &verdict {
+            Verdict::Refused(v) => {
+                p.violations.clone_from(v);
+                p.tier = None;
+                p.fingerprint = None;
+                p.notional = None;
+                p.read_back = None;
+            }
+            Verdict::Clearable(c) => {
+                p.violations.clear();
+                p.tier = Some(c.tier);
+                p.fingerprint = Some(c.fingerprint);
+                p.notional = Some(c.notional);
+                p.read_back = Some(c.read_back.clone());
+            }
+        }
+        fx.push(record(
+            "verdict",
+            json!({
+                "proposal": id.0,
+                "version": p.version,
+                "ticket": ticket_json(&p.ticket),
+                "codes": verdict.rules().iter().map(|r| r.code()).collect::<Vec<_>>(),
+                "messages": p.violations.iter().map(|v| v.message.clone()).collect::<Vec<_>>(),
+                "tier": p.tier.map(|t| format!("{t:?}")),
+                "fingerprint": p.fingerprint.map(|f| f.to_string()),
+            }),
+            true,
+        ));
+        Some(verdict)
+    }
+
+    fn approve(&mut self, id: ProposalId, evidence: &Evidence, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let Some(p) = self.proposals.get(&id) else {
+            fx.push(record(
+                "human_action",
+                json!({"action": "approve", "proposal": id.0, "refused": "no such proposal"}),
+                false,
+            ));
+            return;
+        };
+        if p.stage != Stage::AwaitingApproval {
+            fx.push(record(
+                "human_action",
+                json!({"action": "approve", "proposal": id.0, "refused": format!("the order is {}", p.stage)}),
+                false,
+            ));
+            return;
+        }
+        // The policy runs again at the moment of sending, against working and in-flight orders.
+        let Some(verdict) = self.recheck(id, now, fx) else {
+            return;
+        };
+        let refused = match policy::approve(verdict, evidence) {
+            Ok(cleared) => {
+                self.commit_intent(id, cleared, evidence, fx);
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        fx.push(record(
+            "human_action",
+            json!({"action": "approve", "proposal": id.0, "refused": refused}),
+            true,
+        ));
+    }
+
+    /// Holds the `Cleared` and asks the journal to commit the intent; sending waits for that commit.
+    fn commit_intent(
+        &mut self,
+        id: ProposalId,
+        cleared: policy::Cleared,
+        evidence: &Evidence,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(order_id) = self.allocate_order_id() else {
+            if let Some(p) = self.proposals.get_mut(&id) {
+                p.stage = next(p.stage, Step::Verdict { clearable: true }).unwrap_or(p.stage);
+            }
+            fx.push(record(
+                "human_action",
+                json!({"action": "approve", "proposal": id.0, "refused": "no order id yet: the broker is not connected"}),
+                true,
+            ));
+            return;
+        };
+        self.intent_seq += 1;
+        let seq = self.intent_seq;
+        let Some(p) = self.proposals.get_mut(&id) else {
+            return;
+        };
+        let Ok(stage) = next(p.stage, Step::Approve) else {
+            return;
+        };
+        let order_ref = format!("ck-p{}-v{}-i{seq}", id.0, p.version);
+        p.stage = stage;
+        p.order_id = Some(order_id);
+        p.order_ref = Some(order_ref.clone());
+        let how = match evidence {
+            Evidence::Automatic => "automatic",
+            Evidence::Confirm(_) => "confirm",
+            Evidence::Typed(..) => "typed",
+        };
+        fx.push(record(
+            "human_action",
+            json!({"action": "approve", "proposal": id.0, "version": p.version, "by": how,
+                   "fingerprint": cleared.fingerprint().to_string()}),
+            false,
+        ));
+        fx.push(record(
+            "intent",
+            json!({"proposal": id.0, "version": p.version, "order_id": order_id.get(), "order_ref": order_ref,
+                   "high_water": order_id.get(), "epoch": cleared.epoch(), "ticket": ticket_json(cleared.ticket()),
+                   "fingerprint": cleared.fingerprint().to_string()}),
+            true,
+        ));
+        p.cleared = Some(cleared);
+    }
+
+    fn allocate_order_id(&mut self) -> Option<OrderId> {
+        let candidate = self.next_order_id?;
+        let id = match self.order_id_high_water.and_then(OrderId::next) {
+            Some(after) if after > candidate => after,
+            _ => candidate,
+        };
+        self.order_id_high_water = Some(id);
+        self.next_order_id = id.next();
+        Some(id)
+    }
+
+    /// The intent is durable: hand the order to the broker, unless the trading state moved meanwhile.
+    fn send(&mut self, id: ProposalId, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let epoch = self.trading.epoch();
+        let Some(p) = self.proposals.get_mut(&id) else {
+            return;
+        };
+        if p.stage != Stage::Approved {
+            return;
+        }
+        let Some(cleared) = p.cleared.take() else { return };
+        if cleared.epoch() != epoch {
+            p.stage = Stage::Done(End::NotSent);
+            fx.push(record(
+                "not_sent",
+                json!({"proposal": id.0, "reason": "the trading state changed before sending"}),
+                false,
+            ));
+            return;
+        }
+        let (Some(order_id), Some(order_ref)) = (p.order_id, p.order_ref.clone()) else {
+            return;
+        };
+        p.stage = next(p.stage, Step::IntentCommitted).unwrap_or(Stage::Sent);
+        p.broker_status = Some(OrderStatus::PendingSubmit);
+        let t = cleared.ticket().clone();
+        let notional = cleared.notional();
+        if cleared.tier() == Tier::None
+            && let Requester::Agent { name, .. } = &p.requester
+        {
+            self.unapproved.push(UnapprovedSpend {
+                agent: name.clone(),
+                instrument: t.instrument.clone(),
+                notional,
+                at: now,
+            });
+        }
+        self.recent.push(Submitted {
+            account: t.account.clone(),
+            instrument: t.instrument.clone(),
+            side: t.side,
+            quantity: t.quantity,
+            order_type: t.order_type,
+            limit_price: t.limit_price,
+            stop_price: t.stop_price,
+            at: now,
+        });
+        self.counters.orders = self.counters.orders.saturating_add(1);
+        self.counters.notional = self
+            .counters
+            .notional
+            .checked_add(notional)
+            .unwrap_or(Decimal::MAX);
+        *self
+            .counters
+            .orders_by_symbol
+            .entry(t.instrument.symbol.clone())
+            .or_insert(0) += 1;
+        fx.push(Effect::Place(Box::new(PlaceOrder {
+            proposal: id,
+            cleared,
+            order_id,
+            order_ref,
+            epoch,
+            deadline: now + Duration::seconds(PLACE_DEADLINE_SECS),
+        })));
+    }
+
+    fn withdraw(&mut self, source: Source, id: ProposalId, fx: &mut Vec<Effect>) {
+        let Source::Agent { uid } = source else { return };
+        let own = self.proposals.get(&id).is_some_and(|p| p.agent_uid == Some(uid));
+        if own {
+            self.finish_pending(id, Step::Withdraw, "withdrawn by its agent", fx);
+        } else {
+            fx.push(record(
+                "proposal_refused",
+                json!({"proposal": id.0, "reason": "not this agent's proposal"}),
+                true,
+            ));
+        }
+    }
+
+    fn finish_pending(&mut self, id: ProposalId, step: Step, reason: &str, fx: &mut Vec<Effect>) {
+        let Some(p) = self.proposals.get_mut(&id) else {
+            return;
+        };
+        match next(p.stage, step) {
+            Ok(stage) => {
+                p.stage = stage;
+                fx.push(record(
+                    "human_action",
+                    json!({"action": format!("{step:?}"), "proposal": id.0, "reason": reason}),
+                    false,
+                ));
+            }
+            Err(e) => fx.push(record(
+                "human_action",
+                json!({"action": format!("{step:?}"), "proposal": id.0, "refused": e.to_string()}),
+                false,
+            )),
+        }
+    }
+
+    fn edit(&mut self, id: ProposalId, ticket: OrderTicket, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let Some(p) = self.proposals.get_mut(&id) else {
+            return;
+        };
+        if !p.stage.is_pending() {
+            fx.push(record(
+                "human_action",
+                json!({"action": "edit", "proposal": id.0, "refused": format!("the order is {}", p.stage)}),
+                false,
+            ));
+            return;
+        }
+        fx.push(record(
+            "human_action",
+            json!({"action": "edit", "proposal": id.0, "from_version": p.version,
+                   "before": ticket_json(&p.ticket), "after": ticket_json(&ticket)}),
+            true,
+        ));
+        p.version += 1;
+        p.ticket = ticket;
+        p.staged_at = now;
+        self.recheck(id, now, fx);
+    }
+
+    fn expire(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let ttl = Duration::seconds(APPROVAL_TTL_SECS);
+        let stale: Vec<ProposalId> = self
+            .proposals
+            .values()
+            .filter(|p| p.stage.is_pending() && now.signed_duration_since(p.staged_at) >= ttl)
+            .map(|p| p.id)
+            .collect();
+        for id in stale {
+            self.finish_pending(id, Step::Expire, "not approved in time", fx);
+        }
+        let keep = Duration::seconds(i64::from(self.profile.policy.duplicate_window_secs.max(60)));
+        self.recent.retain(|s| now.signed_duration_since(s.at) < keep);
+        let window = Duration::seconds(i64::from(self.profile.policy.agent_budget_window_secs));
+        self.unapproved
+            .retain(|s| now.signed_duration_since(s.at) < window);
+    }
+
+    /// Resets the daily counters when the exchange-time day changes.
+    fn roll_day(&mut self, now: DateTime<Utc>) {
+        let today = now
+            .with_timezone(&self.profile.policy.session.timezone)
+            .date_naive();
+        if self.counters_day != Some(today) {
+            if self.counters_day.is_some() {
+                self.counters = policy::DailyCounters::default();
+            }
+            self.counters_day = Some(today);
+        }
+    }
+
+    fn step_down(&mut self, cause: Cause, to: Level, why: &str, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if !self.trading.step_down(cause, to) {
+            return;
+        }
+        fx.push(record(
+            "trading_state",
+            json!({"level": self.trading.level().label(), "cause": cause.label(), "epoch": self.trading.epoch(), "why": why}),
+            true,
+        ));
+        self.alert(
+            Severity::Critical,
+            now,
+            format!("trading {}: {why}", self.trading.level()),
+            AlertSource::System,
+        );
+        // Anything approved but not yet sent is void: its epoch is gone.
+        for p in self.proposals.values_mut().filter(|p| p.stage == Stage::Approved) {
+            p.cleared = None;
+            p.stage = Stage::Done(End::NotSent);
+            fx.push(record(
+                "not_sent",
+                json!({"proposal": p.id.0, "reason": why}),
+                false,
+            ));
+        }
+    }
+
+    fn kill(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        // The epoch bump comes first, so nothing already in the pipe slips out.
+        self.step_down(Cause::KillSwitch, Level::Halted, "kill switch", now, fx);
+        let working: Vec<OrderId> = self
+            .proposals
+            .values()
+            .filter(|p| p.stage == Stage::Sent && p.is_working())
+            .filter_map(|p| p.order_id)
+            .collect();
+        fx.extend(working.into_iter().map(|order_id| Effect::Cancel { order_id }));
+    }
+
+    fn resume(&mut self, typed: Option<&str>, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let by = typed.map_or(ResumeBy::Confirm, ResumeBy::Typed);
+        match self.trading.resume(by) {
+            Ok(()) => {
+                self.reject_streak = 0;
+                fx.push(record(
+                    "trading_state",
+                    json!({"level": "ACTIVE", "cause": "resume", "epoch": self.trading.epoch()}),
+                    true,
+                ));
+                self.alert(
+                    Severity::Info,
+                    now,
+                    "trading resumed by the trader",
+                    AlertSource::System,
+                );
+            }
+            Err(e) => fx.push(record(
+                "human_action",
+                json!({"action": "resume", "refused": e.to_string()}),
+                false,
+            )),
+        }
+    }
+
+    fn broker(&mut self, event: BrokerEvent, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let sd = self.profile.policy.step_down;
+        match event {
+            BrokerEvent::Connected { next_valid_id } => {
+                self.connected = true;
+                self.next_order_id = OrderId::new(next_valid_id).ok();
+                self.trading.clear(Cause::Disconnected);
+                self.step_down(
+                    Cause::Unreconciled,
+                    sd.on_disconnect.into(),
+                    "connected, not yet reconciled",
+                    now,
+                    fx,
+                );
+                fx.push(record(
+                    "broker_event",
+                    json!({"event": "connected", "next_valid_id": next_valid_id}),
+                    false,
+                ));
+            }
+            BrokerEvent::Disconnected => {
+                self.connected = false;
+                self.step_down(
+                    Cause::Disconnected,
+                    sd.on_disconnect.into(),
+                    "the broker connection is lost",
+                    now,
+                    fx,
+                );
+            }
+            BrokerEvent::Reconciled => {
+                self.trading.clear(Cause::Unreconciled);
+                fx.push(record("broker_event", json!({"event": "reconciled"}), false));
+            }
+            BrokerEvent::Mismatch { detail } => {
+                self.step_down(
+                    Cause::ReconciliationMismatch,
+                    sd.on_reconciliation_mismatch.into(),
+                    &detail,
+                    now,
+                    fx,
+                );
+            }
+            BrokerEvent::Quote { instrument, quote } => {
+                self.quotes.insert(instrument, quote);
+            }
+            BrokerEvent::Position {
+                account,
+                instrument,
+                quantity,
+            } => {
+                self.positions.insert((account, instrument), quantity);
+            }
+            BrokerEvent::OrderStatus { order_id, event } => self.order_status(order_id, event, now, fx),
+            BrokerEvent::Execution {
+                order_id,
+                exec_id,
+                quantity,
+                price,
+            } => {
+                if !self.seen_executions.insert(exec_id.clone()) {
+                    return; // a duplicate execution report: already counted
+                }
+                let Some(p) = self.by_order_id(order_id) else {
+                    return;
+                };
+                p.filled = p.filled.checked_add(quantity).unwrap_or(p.filled);
+                let key = (p.ticket.account.clone(), p.ticket.instrument.clone());
+                let signed = if p.ticket.side == Side::Buy {
+                    quantity
+                } else {
+                    -quantity
+                };
+                let id = p.id;
+                let position = self.positions.entry(key).or_insert(Decimal::ZERO);
+                *position = position.checked_add(signed).unwrap_or(*position);
+                fx.push(record(
+                    "broker_event",
+                    json!({"event": "execution", "proposal": id.0, "order_id": order_id.get(), "exec_id": exec_id,
+                           "quantity": quantity, "price": price}),
+                    false,
+                ));
+            }
+            BrokerEvent::Error { order_id, code, text } => self.broker_error(order_id, code, &text, now, fx),
+        }
+    }
+
+    fn order_status(
+        &mut self,
+        order_id: OrderId,
+        event: OrderEvent,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self.by_order_id(order_id) else {
+            return;
+        };
+        let from = p.broker_status.unwrap_or(OrderStatus::PendingSubmit);
+        let to = match crate::domain::transition(from, event) {
+            Ok(to) => to,
+            Err(e) => {
+                let why = format!("order {}: {e}", order_id.get());
+                self.step_down(Cause::OrderStreamLost, Level::Reducing, &why, now, fx);
+                return;
+            }
+        };
+        p.broker_status = Some(to);
+        let end = match to {
+            OrderStatus::Filled => Some(End::Filled),
+            OrderStatus::Cancelled => Some(End::Cancelled),
+            OrderStatus::Rejected => Some(End::BrokerRejected),
+            _ => None,
+        };
+        if let Some(end) = end
+            && let Ok(stage) = next(p.stage, Step::BrokerEnded(end))
+        {
+            p.stage = stage;
+        }
+        let id = p.id;
+        fx.push(record(
+            "broker_event",
+            json!({"event": "order_status", "proposal": id.0, "order_id": order_id.get(), "status": format!("{to:?}")}),
+            false,
+        ));
+        if end == Some(End::Filled) {
+            self.reject_streak = 0;
+        }
+    }
+
+    fn broker_error(
+        &mut self,
+        order_id: Option<OrderId>,
+        code: i32,
+        text: &str,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let sd = self.profile.policy.step_down;
+        fx.push(record(
+            "broker_event",
+            json!({"event": "error", "order_id": order_id.map(OrderId::get), "code": code, "text": text}),
+            false,
+        ));
+        if code == 103 {
+            self.step_down(
+                Cause::DuplicateOrderId,
+                sd.on_duplicate_order_id.into(),
+                "IB reports a duplicate order id (103)",
+                now,
+                fx,
+            );
+            return;
+        }
+        let Some(order_id) = order_id else { return };
+        let ours = self.by_order_id(order_id).is_some();
+        if !ours || !matches!(code, 110 | 200 | 201 | 202 | 203 | 321 | 387 | 10147 | 10148) {
+            return;
+        }
+        self.alert(
+            Severity::Warning,
+            now,
+            format!("order {} rejected ({code}): {text}", order_id.get()),
+            AlertSource::Broker,
+        );
+        self.reject_streak += 1;
+        if self.reject_streak >= sd.reject_streak {
+            let why = format!("{} rejects in a row", self.reject_streak);
+            self.step_down(Cause::RejectStreak, sd.on_reject_streak.into(), &why, now, fx);
+        }
+    }
+}
