@@ -2,11 +2,13 @@
 //! deterministic and free of clocks, sockets and files — and the staged-order lifecycle table.
 
 mod lifecycle;
+mod lock;
 mod msg;
 mod state;
 mod update;
 
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
+pub use lock::{EXIT_LOCKED, LockError, StateLock};
 pub use msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};
 pub use state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
 
