@@ -121,7 +121,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
         Some(Command::CheckConfig) => check_config(cli.config.as_deref(), out, err),
         Some(Command::Journal {
             action: JournalCommand::Verify,
-        }) => not_available(err, "cockpit journal verify", "the journal (issue #4)"),
+        }) => match paths::state_dir(cli.state_dir.as_deref(), &ProcessEnv) {
+            Ok(dir) => journal_verify(&dir, out, err),
+            Err(e) => fail(err, &format!("cockpit journal verify: {e}")),
+        },
         Some(Command::Report { .. }) => not_available(err, "cockpit report", "the journal (issue #4)"),
         None => not_available(
             err,
@@ -156,10 +159,38 @@ fn check_config(flag: Option<&Path>, out: &mut dyn Write, err: &mut dyn Write) -
     }
 }
 
+/// `cockpit journal verify`: exit 0 with the records checked and the head hash, or exit 1 naming the first
+/// bad seq (or that there is no journal).
+fn journal_verify(state_dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let report = match crate::journal::verify(state_dir) {
+        Ok(report) => report,
+        Err(e) => return fail(err, &format!("cockpit journal verify: {e}")),
+    };
+    let checkpoint = match report.checkpoint {
+        Some(seq) => format!("the HEAD checkpoint (seq {seq}) matches"),
+        None => "no HEAD checkpoint yet: a cut-off tail would go unnoticed".to_owned(),
+    };
+    let written = writeln!(
+        out,
+        "journal {}: OK, {} records verified; head seq {} sha256 {}; {checkpoint}",
+        crate::journal::db_path(state_dir).display(),
+        report.records,
+        report.head_seq,
+        report.head_hash,
+    );
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(
+            err,
+            &format!("cockpit journal verify: cannot write the report: {e}"),
+        ),
+    }
+}
+
 fn not_available(err: &mut dyn Write, what: &str, arrives_with: &str) -> ExitCode {
     let _ = writeln!(
         err,
-        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit sim` (the IB Gateway simulator) and `cockpit check-config`."
+        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit sim` (the IB Gateway simulator), `cockpit check-config` and `cockpit journal verify`."
     );
     ExitCode::from(EXIT_NOT_AVAILABLE)
 }
@@ -192,13 +223,34 @@ mod tests {
             &["cockpit"][..],
             &["cockpit", "demo"],
             &["cockpit", "mcp"],
-            &["cockpit", "journal", "verify"],
             &["cockpit", "report", "--format", "csv"],
         ] {
             let (code, err) = run_args(args);
             assert_eq!(code, ExitCode::from(EXIT_NOT_AVAILABLE), "{args:?}");
             assert!(err.contains("not available yet"), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn journal_verify_reports_an_intact_journal_and_fails_on_a_missing_one() {
+        let dir = std::env::temp_dir().join(format!("cockpit-cli-unit-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = dir.to_str().expect("utf-8 temp dir");
+        let (code, err) = run_args(&["cockpit", "journal", "verify", "--state-dir", state]);
+        assert_eq!(code, ExitCode::FAILURE);
+        assert!(err.contains("no journal"), "{err}");
+
+        let mut journal = crate::journal::Journal::open(&dir).expect("open");
+        journal.checkpoint_head().expect("HEAD");
+        drop(journal);
+        let cli =
+            Cli::try_parse_from(["cockpit", "journal", "verify", "--state-dir", state]).expect("parses");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(cli, &mut out, &mut err), ExitCode::SUCCESS);
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("OK, 0 records verified"), "{out}");
+        assert!(err.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

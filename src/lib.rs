@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod journal;
 pub mod logging;
 pub mod paths;
 pub mod policy;

@@ -20,7 +20,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn unbuilt_subcommands_exit_3_with_not_available_yet() {
-    for args in [&["demo"][..], &["mcp"], &["journal", "verify"], &["report"], &[]] {
+    for args in [&["demo"][..], &["mcp"], &["report"], &[]] {
         let out = cockpit().args(args).output().expect("runs");
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
