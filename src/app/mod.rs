@@ -1,12 +1,14 @@
 //! The core: `State`, `Msg`, `Effect` and `State::update` — the only mutator of the cockpit's state,
 //! deterministic and free of clocks, sockets and files — and the staged-order lifecycle table.
 
+mod engine;
 mod lifecycle;
 mod lock;
 mod msg;
 mod state;
 mod update;
 
+pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
 pub use lock::{EXIT_LOCKED, LockError, StateLock};
 pub use msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};

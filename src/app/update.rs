@@ -167,6 +167,11 @@ impl State {
             json!({
                 "proposal": id.0,
                 "version": p.version,
+                "requester": match &p.requester {
+                    Requester::Trader => "trader".to_string(),
+                    Requester::Agent { name, .. } => name.clone(),
+                },
+                "note": p.note,
                 "ticket": ticket_json(&p.ticket),
                 "codes": verdict.rules().iter().map(|r| r.code()).collect::<Vec<_>>(),
                 "messages": p.violations.iter().map(|v| v.message.clone()).collect::<Vec<_>>(),

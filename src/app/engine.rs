@@ -1,0 +1,239 @@
+//! The headless `Engine`: the core with its journal writer (and, as later issues add them, the broker and
+//! agent actors), no terminal. It carries out effects in order with the write-ahead rule: every journal
+//! record of a step is committed — the intent with a full sync — before the order it covers is handed to
+//! the broker; cancels never wait on the journal; a journal failure or a sync past its deadline halts.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::lock::{LockError, StateLock};
+use super::msg::{Effect, JournalRecord, Msg, PlaceOrder};
+use super::state::State;
+use crate::config::{Agent, Profile};
+use crate::domain::{OrderId, ProposalId};
+use crate::journal::{
+    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, WriterOptions,
+};
+
+/// The longest a synced commit may take before trading halts.
+pub const SYNC_DEADLINE: StdDuration = StdDuration::from_secs(2);
+
+/// Where orders go: the broker actor, or a recorder in tests and dry-run.
+pub trait BrokerPort: Send {
+    /// Hands an approved, journaled order to the broker.
+    fn place(&mut self, order: PlaceOrder);
+    /// Asks the broker to cancel an order.
+    fn cancel(&mut self, order_id: OrderId);
+}
+
+/// Why the engine could not start.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// Another cockpit holds the state dir.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// The journal could not be opened or the start record not written.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Aborts the process at the named point when built with the `failpoints` feature and
+/// `COCKPIT_FAILPOINT` names it. Points: `after_intent_commit`, `before_send`, `after_send_before_ack`,
+/// `mid_batch`.
+#[inline]
+pub fn failpoint(name: &str) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("COCKPIT_FAILPOINT").is_ok_and(|v| v == name) {
+        tracing::error!(failpoint = name, "failpoint reached: aborting");
+        std::process::abort();
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
+
+/// The core, its journal and its broker port.
+#[derive(Debug)]
+pub struct Engine<B: BrokerPort> {
+    state: State,
+    journal: JournalHandle,
+    writer: Option<JoinHandle<Result<(), JournalError>>>,
+    cancel: CancellationToken,
+    envelope: Envelope,
+    broker: B,
+    _lock: StateLock,
+}
+
+impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
+    /// Locks `state_dir`, opens the journal and records the start with the config hash.
+    pub async fn start(
+        state_dir: &Path,
+        profile: Profile,
+        agents: Vec<Agent>,
+        config_hash: &str,
+        broker: B,
+        now: DateTime<Utc>,
+    ) -> Result<Self, EngineError> {
+        let lock = StateLock::acquire(state_dir)?;
+        let journal = Journal::open(state_dir)?;
+        let cancel = CancellationToken::new();
+        let (handle, writer) = journal::spawn(journal, WriterOptions::default(), cancel.clone());
+        let envelope = Envelope {
+            profile: profile.name.clone(),
+            gateway: format!("{}:{}", profile.host, profile.port),
+            account: profile
+                .accounts
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            client_id: profile.client_id,
+        };
+        let start = Entry {
+            at: now,
+            envelope: envelope.clone(),
+            kind: "start".into(),
+            data: json!({"config_hash": config_hash, "mode": profile.mode.as_str(),
+                         "version": env!("CARGO_PKG_VERSION")}),
+            durability: Durability::Sync,
+        };
+        handle.append(vec![start]).await?;
+        Ok(Self {
+            state: State::new(profile, agents),
+            journal: handle,
+            writer: Some(writer),
+            cancel,
+            envelope,
+            broker,
+            _lock: lock,
+        })
+    }
+
+    /// The core's state, for reading.
+    #[must_use]
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The broker port (tests inspect what was sent).
+    pub fn broker(&mut self) -> &mut B {
+        &mut self.broker
+    }
+
+    /// The journal writer's handle (for its status).
+    #[must_use]
+    pub fn journal(&self) -> &JournalHandle {
+        &self.journal
+    }
+
+    /// Feeds `msg` at `now` and carries out every effect, feeding the journal's outcomes back until quiet.
+    pub async fn handle(&mut self, msg: Msg, now: DateTime<Utc>) {
+        let mut inbox = VecDeque::from([msg]);
+        while let Some(msg) = inbox.pop_front() {
+            let effects = self.state.update(msg, now);
+            let mut records: Vec<JournalRecord> = Vec::new();
+            for (done, effect) in effects.into_iter().enumerate() {
+                if done == 1 {
+                    failpoint("mid_batch");
+                }
+                match effect {
+                    Effect::Journal(r) => records.push(r),
+                    // Cancels never wait on the journal.
+                    Effect::Cancel { order_id } => self.broker.cancel(order_id),
+                    Effect::Place(order) => {
+                        // Write-ahead: everything recorded so far is committed before the order leaves.
+                        if !self.flush(std::mem::take(&mut records), now, &mut inbox).await {
+                            continue;
+                        }
+                        self.send(*order, now, &mut inbox).await;
+                    }
+                }
+            }
+            self.flush(records, now, &mut inbox).await;
+        }
+    }
+
+    async fn send(&mut self, order: PlaceOrder, now: DateTime<Utc>, inbox: &mut VecDeque<Msg>) {
+        failpoint("before_send");
+        let record = JournalRecord {
+            kind: "sent",
+            data: json!({"proposal": order.proposal.0, "order_id": order.order_id.get(), "order_ref": order.order_ref}),
+            sync: false,
+        };
+        self.broker.place(order);
+        failpoint("after_send_before_ack");
+        self.flush(vec![record], now, inbox).await;
+    }
+
+    /// Commits `records` in one request; returns whether it succeeded. A committed intent comes back as
+    /// `IntentCommitted`; a failure (or a sync past [`SYNC_DEADLINE`]) as `JournalFailed`.
+    async fn flush(
+        &mut self,
+        records: Vec<JournalRecord>,
+        now: DateTime<Utc>,
+        inbox: &mut VecDeque<Msg>,
+    ) -> bool {
+        if records.is_empty() {
+            return true;
+        }
+        let intents: Vec<ProposalId> = records
+            .iter()
+            .filter(|r| r.kind == "intent")
+            .filter_map(|r| r.data["proposal"].as_u64().map(ProposalId))
+            .collect();
+        let sync = records.iter().any(|r| r.sync);
+        let entries: Vec<Entry> = records
+            .into_iter()
+            .map(|r| Entry {
+                at: now,
+                envelope: self.envelope.clone(),
+                kind: r.kind.to_string(),
+                data: r.data,
+                durability: if r.sync {
+                    Durability::Sync
+                } else {
+                    Durability::Batch
+                },
+            })
+            .collect();
+        let outcome = if sync {
+            match tokio::time::timeout(SYNC_DEADLINE, self.journal.append(entries)).await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "a synced commit took longer than {} s",
+                    SYNC_DEADLINE.as_secs()
+                )),
+            }
+        } else {
+            self.journal.append(entries).await.map_err(|e| e.to_string())
+        };
+        match outcome {
+            Ok(_) => {
+                if !intents.is_empty() {
+                    failpoint("after_intent_commit");
+                }
+                inbox.extend(intents.into_iter().map(|id| Msg::IntentCommitted { id }));
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "journal failure: halting");
+                inbox.push_back(Msg::JournalFailed { error });
+                false
+            }
+        }
+    }
+
+    /// Stops the journal writer (committing what is queued and checkpointing `HEAD`) and releases the lock.
+    pub async fn stop(mut self) -> Result<(), JournalError> {
+        self.cancel.cancel();
+        match self.writer.take() {
+            Some(writer) => writer.await.unwrap_or(Err(JournalError::Closed)),
+            None => Ok(()),
+        }
+    }
+}
