@@ -2011,3 +2011,32 @@ fn trading_state_steps_down_never_up_by_itself() {
     assert_eq!(s.resume(ResumeBy::Typed("RESUME")), Ok(()));
     assert_eq!((s.level(), s.epoch()), (Level::Active, 5));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Exactness: "one smallest unit above a limit is refused" at any precision, even where the sums and
+// products no longer fit 128 bits.
+
+#[test]
+fn gross_is_exact_for_a_fractional_position_at_full_precision() {
+    let mut fx = Fx::paper();
+    fx.quote(spy(), Some("99.99999999"), Some("100.00000001"), None); // mid exactly 100
+    fx.position(spy(), "7.9228162514264337593543950335"); // 28 decimals: 792.28162514… at 100
+    let t = buy("10", "100"); // 1 000
+    fx.policy.max_gross_exposure = dec("1792.29");
+    assert_eq!(fx.rules(&t), NONE);
+    fx.policy.max_gross_exposure = dec("1792.28");
+    assert_eq!(fx.rules(&t), [Rule::Gross]);
+}
+
+#[test]
+fn notional_is_exact_at_the_edge_of_a_full_precision_collar() {
+    let mut fx = Fx::paper();
+    fx.quote(aapl(), Some("99.99999999"), Some("100.00000001"), None); // mid exactly 100
+    fx.policy.price_collar_pct = dec("5.000000000000000000000000001");
+    // edge = 100 × 105.000000000000000000000000001 / 100; ten at the edge is
+    // 1050.00000000000000000000000001: one unit above 1050.
+    fx.policy.max_order_notional = dec("1050.01");
+    assert_eq!(fx.rules(&mkt(Side::Buy, "10")), NONE);
+    fx.policy.max_order_notional = dec("1050");
+    assert_eq!(fx.rules(&mkt(Side::Buy, "10")), [Rule::Notional]);
+}
