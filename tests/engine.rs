@@ -240,3 +240,108 @@ async fn the_kill_switch_cancels_at_once_and_nothing_is_sent_after_it() {
     e.stop().await.unwrap();
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[tokio::test]
+async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() {
+    let d = dir("restart");
+    let mut e = engine(&d).await;
+    e.handle(
+        Msg::Propose {
+            source: Source::Trader,
+            ticket: ticket("10"),
+            note: String::new(),
+        },
+        t0(),
+    )
+    .await;
+    let id = latest(&e);
+    let fp = e.state().proposals[&id].fingerprint.unwrap();
+    e.handle(
+        Msg::Approve {
+            id,
+            evidence: Evidence::Confirm(fp),
+        },
+        t0(),
+    )
+    .await;
+    e.handle(Msg::KillSwitch, t0()).await;
+    e.stop().await.unwrap();
+
+    let config = Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap();
+    let mut e = Engine::start(
+        &d,
+        config.profiles["paper"].clone(),
+        config.agents.clone(),
+        "h",
+        Recorder::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        e.state().trading.level(),
+        cockpit::policy::Level::Halted,
+        "a halted cockpit stays halted"
+    );
+    assert!(
+        e.state().proposals.is_empty(),
+        "approvals do not survive a restart"
+    );
+    assert_eq!(e.state().order_id_high_water.map(OrderId::get), Some(100));
+    e.broker().status = Some(e.journal().status());
+    // IB answers a stale, lower nextValidId: the next order still gets a fresh id.
+    e.handle(Msg::Broker(BrokerEvent::Connected { next_valid_id: 50 }), t0())
+        .await;
+    e.handle(Msg::Broker(BrokerEvent::Reconciled), t0()).await;
+    e.handle(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    )
+    .await;
+    assert_eq!(e.state().trading.level(), cockpit::policy::Level::Active);
+    let quote = Quote {
+        bid: Some(Price::parse("100.00").unwrap()),
+        ask: Some(Price::parse("100.02").unwrap()),
+        last: None,
+        bid_size: None,
+        ask_size: None,
+        volume: None,
+        received_at: t0(),
+    };
+    e.handle(
+        Msg::Broker(BrokerEvent::Quote {
+            instrument: aapl(),
+            quote,
+        }),
+        t0(),
+    )
+    .await;
+    e.handle(
+        Msg::Propose {
+            source: Source::Trader,
+            ticket: ticket("12"),
+            note: String::new(),
+        },
+        t0(),
+    )
+    .await;
+    let id = latest(&e);
+    let fp = e.state().proposals[&id].fingerprint.unwrap();
+    e.handle(
+        Msg::Approve {
+            id,
+            evidence: Evidence::Confirm(fp),
+        },
+        t0(),
+    )
+    .await;
+    assert_eq!(
+        e.broker().placed[0].0,
+        101,
+        "above the journal's high-water mark, not IB's stale 50"
+    );
+    e.stop().await.unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -19,8 +19,9 @@ use super::state::State;
 use crate::config::{Agent, Profile};
 use crate::domain::{OrderId, ProposalId};
 use crate::journal::{
-    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, WriterOptions,
+    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, Reader, Record, WriterOptions,
 };
+use crate::policy::{Cause, Level};
 
 /// The longest a synced commit may take before trading halts.
 pub const SYNC_DEADLINE: StdDuration = StdDuration::from_secs(2);
@@ -58,6 +59,44 @@ pub fn failpoint(name: &str) {
     let _ = name;
 }
 
+/// What survives a restart, read back from the journal records of this profile and gateway: the order-id
+/// high-water mark (ids never repeat) and the trading state (a halted cockpit stays halted). Approvals do
+/// not survive: nothing approved and unsent is restored.
+fn recover(state: &mut State, records: &[Record]) {
+    let gateway = format!("{}:{}", state.profile.host, state.profile.port);
+    for r in records
+        .iter()
+        .filter(|r| r.envelope.profile == state.profile.name && r.envelope.gateway == gateway)
+    {
+        match r.kind.as_str() {
+            "intent" => {
+                let used = r.data["high_water"].as_i64().and_then(|v| i32::try_from(v).ok());
+                if let Some(id) = used.and_then(|v| OrderId::new(v).ok())
+                    && state.order_id_high_water.is_none_or(|hw| id > hw)
+                {
+                    state.order_id_high_water = Some(id);
+                }
+            }
+            "trading_state" => {
+                let level = match r.data["level"].as_str() {
+                    Some("HALTED") => Level::Halted,
+                    Some("REDUCING") => Level::Reducing,
+                    _ => Level::Active,
+                };
+                let cause = r.data["cause"].as_str().and_then(Cause::from_label);
+                match (level, cause) {
+                    (Level::Active, _) => state.trading = crate::policy::TradingState::active(),
+                    (_, Some(cause)) => {
+                        state.trading.step_down(cause, level);
+                    }
+                    (_, None) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The core, its journal and its broker port.
 #[derive(Debug)]
 pub struct Engine<B: BrokerPort> {
@@ -82,6 +121,8 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
     ) -> Result<Self, EngineError> {
         let lock = StateLock::acquire(state_dir)?;
         let journal = Journal::open(state_dir)?;
+        let mut state = State::new(profile.clone(), agents);
+        recover(&mut state, &Reader::open(state_dir)?.records(1)?);
         let cancel = CancellationToken::new();
         let (handle, writer) = journal::spawn(journal, WriterOptions::default(), cancel.clone());
         let envelope = Envelope {
@@ -104,7 +145,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
         };
         handle.append(vec![start]).await?;
         Ok(Self {
-            state: State::new(profile, agents),
+            state,
             journal: handle,
             writer: Some(writer),
             cancel,

@@ -539,3 +539,46 @@ fn a_wrong_fingerprint_never_approves() {
     );
     assert_eq!(kinds(&fx), ["human_action"]);
 }
+
+#[test]
+fn after_the_kill_switch_only_a_typed_resume_steps_back_up() {
+    let mut s = state("paper");
+    s.update(Msg::KillSwitch, t0());
+    s.update(Msg::Resume { typed: None }, t0());
+    assert_eq!(
+        s.trading.level(),
+        Level::Halted,
+        "a confirm is not enough from HALTED"
+    );
+    s.update(
+        Msg::Resume {
+            typed: Some("resume".into()),
+        },
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Halted);
+    s.update(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Active);
+}
+
+#[test]
+fn a_journal_error_is_not_cleared_by_a_resume() {
+    let mut s = state("paper");
+    s.update(Msg::JournalFailed { error: "io".into() }, t0());
+    s.update(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    );
+    assert_eq!(
+        s.trading.level(),
+        Level::Halted,
+        "the journal must be healthy again (restart) first"
+    );
+}

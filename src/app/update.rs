@@ -479,6 +479,18 @@ impl State {
 
     fn resume(&mut self, typed: Option<&str>, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let by = typed.map_or(ResumeBy::Confirm, ResumeBy::Typed);
+        // Causes only the trader can take responsibility for are cleared by the resume itself, when it is
+        // made the way the level asks for; conditions (disconnected, unreconciled, journal error) are not.
+        let deliberate = match self.trading.level() {
+            Level::Halted => by == ResumeBy::Typed("RESUME"),
+            Level::Reducing => true,
+            Level::Active => false,
+        };
+        if deliberate {
+            for cause in [Cause::KillSwitch, Cause::RejectStreak, Cause::DuplicateOrderId] {
+                self.trading.clear(cause);
+            }
+        }
         match self.trading.resume(by) {
             Ok(()) => {
                 self.reject_streak = 0;
@@ -533,7 +545,13 @@ impl State {
                 );
             }
             BrokerEvent::Reconciled => {
-                self.trading.clear(Cause::Unreconciled);
+                for cause in [
+                    Cause::Unreconciled,
+                    Cause::OrderStreamLost,
+                    Cause::ReconciliationMismatch,
+                ] {
+                    self.trading.clear(cause);
+                }
                 fx.push(record("broker_event", json!({"event": "reconciled"}), false));
             }
             BrokerEvent::Mismatch { detail } => {

@@ -84,6 +84,26 @@ impl Cause {
     }
 }
 
+impl Cause {
+    /// Every cause.
+    pub const ALL: [Self; 8] = [
+        Self::Disconnected,
+        Self::RejectStreak,
+        Self::DuplicateOrderId,
+        Self::ReconciliationMismatch,
+        Self::JournalError,
+        Self::KillSwitch,
+        Self::OrderStreamLost,
+        Self::Unreconciled,
+    ];
+
+    /// The cause with this [`Cause::label`] (as the journal records it).
+    #[must_use]
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.label() == label)
+    }
+}
+
 /// The trading state. Only [`TradingState::step_down`], [`TradingState::clear`] and
 /// [`TradingState::resume`] change it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +246,14 @@ mod tests {
             "a cause may ask for more"
         );
         assert_eq!(s.epoch(), 3);
+    }
+
+    #[test]
+    fn every_cause_round_trips_through_its_label() {
+        for cause in Cause::ALL {
+            assert_eq!(Cause::from_label(cause.label()), Some(cause));
+        }
+        assert_eq!(Cause::from_label("resume"), None);
     }
 
     #[test]
