@@ -67,6 +67,23 @@ fn ticket(qty: &str) -> OrderTicket {
     }
 }
 
+/// AAPL at 100.00 / 100.02, received at `t0`.
+fn fresh_quote() -> Msg {
+    let quote = Quote {
+        bid: Some(Price::parse("100.00").unwrap()),
+        ask: Some(Price::parse("100.02").unwrap()),
+        last: None,
+        bid_size: None,
+        ask_size: None,
+        volume: None,
+        received_at: t0(),
+    };
+    Msg::Broker(BrokerEvent::Quote {
+        instrument: aapl(),
+        quote,
+    })
+}
+
 async fn engine(state_dir: &Path) -> Engine<Recorder> {
     let config = Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap();
     let profile = config.profiles["paper"].clone();
@@ -85,23 +102,7 @@ async fn engine(state_dir: &Path) -> Engine<Recorder> {
         .await;
     e.handle(Msg::Broker(BrokerEvent::Reconciled), t0()).await;
     e.handle(Msg::Resume { typed: None }, t0()).await;
-    let quote = Quote {
-        bid: Some(Price::parse("100.00").unwrap()),
-        ask: Some(Price::parse("100.02").unwrap()),
-        last: None,
-        bid_size: None,
-        ask_size: None,
-        volume: None,
-        received_at: t0(),
-    };
-    e.handle(
-        Msg::Broker(BrokerEvent::Quote {
-            instrument: aapl(),
-            quote,
-        }),
-        t0(),
-    )
-    .await;
+    e.handle(fresh_quote(), t0()).await;
     e
 }
 
@@ -301,23 +302,7 @@ async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() 
     )
     .await;
     assert_eq!(e.state().trading.level(), cockpit::policy::Level::Active);
-    let quote = Quote {
-        bid: Some(Price::parse("100.00").unwrap()),
-        ask: Some(Price::parse("100.02").unwrap()),
-        last: None,
-        bid_size: None,
-        ask_size: None,
-        volume: None,
-        received_at: t0(),
-    };
-    e.handle(
-        Msg::Broker(BrokerEvent::Quote {
-            instrument: aapl(),
-            quote,
-        }),
-        t0(),
-    )
-    .await;
+    e.handle(fresh_quote(), t0()).await;
     e.handle(
         Msg::Propose {
             source: Source::Trader,
