@@ -106,6 +106,30 @@ async fn engine(state_dir: &Path) -> Engine<Recorder> {
     e
 }
 
+/// The trader stages a `BUY qty AAPL LMT 100.01`; returns its id.
+async fn propose(e: &mut Engine<Recorder>, qty: &str) -> cockpit::domain::ProposalId {
+    let msg = Msg::Propose {
+        source: Source::Trader,
+        ticket: ticket(qty),
+        note: String::new(),
+    };
+    e.handle(msg, t0()).await;
+    latest(e)
+}
+
+/// The trader confirms the proposal's current fingerprint.
+async fn confirm(e: &mut Engine<Recorder>, id: cockpit::domain::ProposalId) {
+    let fp = e.state().proposals[&id].fingerprint.unwrap();
+    e.handle(
+        Msg::Approve {
+            id,
+            evidence: Evidence::Confirm(fp),
+        },
+        t0(),
+    )
+    .await;
+}
+
 fn latest(e: &Engine<Recorder>) -> cockpit::domain::ProposalId {
     *e.state().proposals.keys().last().unwrap()
 }
@@ -114,26 +138,9 @@ fn latest(e: &Engine<Recorder>) -> cockpit::domain::ProposalId {
 async fn the_intent_is_committed_with_one_sync_before_the_order_leaves() {
     let d = dir("intent");
     let mut e = engine(&d).await;
-    e.handle(
-        Msg::Propose {
-            source: Source::Trader,
-            ticket: ticket("10"),
-            note: String::new(),
-        },
-        t0(),
-    )
-    .await;
-    let id = latest(&e);
-    let fingerprint = e.state().proposals[&id].fingerprint.unwrap();
+    let id = propose(&mut e, "10").await;
     let commits_before = e.journal().status().borrow().commits;
-    e.handle(
-        Msg::Approve {
-            id,
-            evidence: Evidence::Confirm(fingerprint),
-        },
-        t0(),
-    )
-    .await;
+    confirm(&mut e, id).await;
     assert_eq!(e.state().proposals[&id].stage, Stage::Sent);
 
     let placed = e.broker().placed.clone();
@@ -197,37 +204,11 @@ async fn a_second_engine_on_the_same_state_dir_is_refused() {
 async fn the_kill_switch_cancels_at_once_and_nothing_is_sent_after_it() {
     let d = dir("kill");
     let mut e = engine(&d).await;
-    e.handle(
-        Msg::Propose {
-            source: Source::Trader,
-            ticket: ticket("10"),
-            note: String::new(),
-        },
-        t0(),
-    )
-    .await;
-    let id = latest(&e);
-    let fp = e.state().proposals[&id].fingerprint.unwrap();
-    e.handle(
-        Msg::Approve {
-            id,
-            evidence: Evidence::Confirm(fp),
-        },
-        t0(),
-    )
-    .await;
+    let id = propose(&mut e, "10").await;
+    confirm(&mut e, id).await;
     e.handle(Msg::KillSwitch, t0()).await;
     assert_eq!(e.broker().cancelled, [100]);
-    e.handle(
-        Msg::Propose {
-            source: Source::Trader,
-            ticket: ticket("11"),
-            note: String::new(),
-        },
-        t0(),
-    )
-    .await;
-    let id = latest(&e);
+    let id = propose(&mut e, "11").await;
     assert_eq!(e.state().proposals[&id].stage, Stage::Refused);
     assert_eq!(e.broker().placed.len(), 1);
     let kinds: Vec<String> = Reader::open(&d)
@@ -246,25 +227,8 @@ async fn the_kill_switch_cancels_at_once_and_nothing_is_sent_after_it() {
 async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() {
     let d = dir("restart");
     let mut e = engine(&d).await;
-    e.handle(
-        Msg::Propose {
-            source: Source::Trader,
-            ticket: ticket("10"),
-            note: String::new(),
-        },
-        t0(),
-    )
-    .await;
-    let id = latest(&e);
-    let fp = e.state().proposals[&id].fingerprint.unwrap();
-    e.handle(
-        Msg::Approve {
-            id,
-            evidence: Evidence::Confirm(fp),
-        },
-        t0(),
-    )
-    .await;
+    let id = propose(&mut e, "10").await;
+    confirm(&mut e, id).await;
     e.handle(Msg::KillSwitch, t0()).await;
     e.stop().await.unwrap();
 
@@ -303,25 +267,8 @@ async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() 
     .await;
     assert_eq!(e.state().trading.level(), cockpit::policy::Level::Active);
     e.handle(fresh_quote(), t0()).await;
-    e.handle(
-        Msg::Propose {
-            source: Source::Trader,
-            ticket: ticket("12"),
-            note: String::new(),
-        },
-        t0(),
-    )
-    .await;
-    let id = latest(&e);
-    let fp = e.state().proposals[&id].fingerprint.unwrap();
-    e.handle(
-        Msg::Approve {
-            id,
-            evidence: Evidence::Confirm(fp),
-        },
-        t0(),
-    )
-    .await;
+    let id = propose(&mut e, "12").await;
+    confirm(&mut e, id).await;
     assert_eq!(
         e.broker().placed[0].0,
         101,
