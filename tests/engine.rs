@@ -3,136 +3,12 @@
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use cockpit::app::{BrokerEvent, BrokerPort, Engine, EngineError, Msg, PlaceOrder, Source, Stage};
-use cockpit::config::Config;
-use cockpit::domain::{
-    AccountId, Currency, Instrument, OrderId, OrderTicket, OrderType, Price, Quantity, Quote, Side, Symbol,
-    Tif,
-};
-use cockpit::journal::{Reader, WriterStatus};
-use cockpit::policy::Evidence;
-use tokio::sync::watch;
-
-#[derive(Debug, Default)]
-struct Recorder {
-    status: Option<watch::Receiver<WriterStatus>>,
-    /// (order id, orderRef, last committed seq when placed, commits when placed)
-    placed: Vec<(i32, String, u64, u64)>,
-    cancelled: Vec<i32>,
-}
-
-impl BrokerPort for Recorder {
-    fn place(&mut self, order: PlaceOrder) {
-        let status = self.status.as_ref().unwrap().borrow().clone();
-        self.placed.push((
-            order.order_id.get(),
-            order.order_ref.clone(),
-            status.head.seq,
-            status.commits,
-        ));
-    }
-    fn cancel(&mut self, order_id: OrderId) {
-        self.cancelled.push(order_id.get());
-    }
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cockpit-engine-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
-}
-
-fn aapl() -> Instrument {
-    Instrument::stock(Symbol::parse("AAPL").unwrap(), Currency::USD, "NASDAQ")
-}
-
-fn ticket(qty: &str) -> OrderTicket {
-    OrderTicket {
-        account: AccountId::parse("DU1234567").unwrap(),
-        instrument: aapl(),
-        side: Side::Buy,
-        quantity: Quantity::parse(qty).unwrap(),
-        order_type: OrderType::Limit,
-        limit_price: Some(Price::parse("100.01").unwrap()),
-        stop_price: None,
-        tif: Tif::Day,
-        outside_rth: false,
-    }
-}
-
-/// AAPL at 100.00 / 100.02, received at `t0`.
-fn fresh_quote() -> Msg {
-    let quote = Quote {
-        bid: Some(Price::parse("100.00").unwrap()),
-        ask: Some(Price::parse("100.02").unwrap()),
-        last: None,
-        bid_size: None,
-        ask_size: None,
-        volume: None,
-        received_at: t0(),
-    };
-    Msg::Broker(BrokerEvent::Quote {
-        instrument: aapl(),
-        quote,
-    })
-}
-
-async fn engine(state_dir: &Path) -> Engine<Recorder> {
-    let config = Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap();
-    let profile = config.profiles["paper"].clone();
-    let mut e = Engine::start(
-        state_dir,
-        profile,
-        config.agents.clone(),
-        &config.hash,
-        Recorder::default(),
-        t0(),
-    )
-    .await
-    .unwrap();
-    e.broker().status = Some(e.journal().status());
-    e.handle(Msg::Broker(BrokerEvent::Connected { next_valid_id: 100 }), t0())
-        .await;
-    e.handle(Msg::Broker(BrokerEvent::Reconciled), t0()).await;
-    e.handle(Msg::Resume { typed: None }, t0()).await;
-    e.handle(fresh_quote(), t0()).await;
-    e
-}
-
-/// The trader stages a `BUY qty AAPL LMT 100.01`; returns its id.
-async fn propose(e: &mut Engine<Recorder>, qty: &str) -> cockpit::domain::ProposalId {
-    let msg = Msg::Propose {
-        source: Source::Trader,
-        ticket: ticket(qty),
-        note: String::new(),
-    };
-    e.handle(msg, t0()).await;
-    latest(e)
-}
-
-/// The trader confirms the proposal's current fingerprint.
-async fn confirm(e: &mut Engine<Recorder>, id: cockpit::domain::ProposalId) {
-    let fp = e.state().proposals[&id].fingerprint.unwrap();
-    e.handle(
-        Msg::Approve {
-            id,
-            evidence: Evidence::Confirm(fp),
-        },
-        t0(),
-    )
-    .await;
-}
-
-fn latest(e: &Engine<Recorder>) -> cockpit::domain::ProposalId {
-    *e.state().proposals.keys().last().unwrap()
-}
+use cockpit::app::{BrokerEvent, Engine, EngineError, Msg, Stage};
+use cockpit::domain::OrderId;
+use cockpit::journal::Reader;
+use common::{Recorder, config, confirm, dir, engine, fresh_quote, propose, start, t0};
 
 #[tokio::test]
 async fn the_intent_is_committed_with_one_sync_before_the_order_leaves() {
@@ -179,7 +55,7 @@ async fn the_intent_is_committed_with_one_sync_before_the_order_leaves() {
 async fn a_second_engine_on_the_same_state_dir_is_refused() {
     let d = dir("lock");
     let e = engine(&d).await;
-    let config = Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap();
+    let config = config();
     let second = Engine::start(
         &d,
         config.profiles["paper"].clone(),
@@ -232,28 +108,19 @@ async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() 
     e.handle(Msg::KillSwitch, t0()).await;
     e.stop().await.unwrap();
 
-    let config = Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap();
-    let mut e = Engine::start(
-        &d,
-        config.profiles["paper"].clone(),
-        config.agents.clone(),
-        "h",
-        Recorder::default(),
-        t0(),
-    )
-    .await
-    .unwrap();
+    let mut e = start(&d, t0()).await;
     assert_eq!(
         e.state().trading.level(),
         cockpit::policy::Level::Halted,
         "a halted cockpit stays halted"
     );
-    assert!(
-        e.state().proposals.is_empty(),
-        "approvals do not survive a restart"
+    let restored: Vec<Stage> = e.state().proposals.values().map(|p| p.stage).collect();
+    assert_eq!(
+        restored,
+        [Stage::Sent],
+        "the sent order comes back as working until the broker ends it; no approval survives"
     );
     assert_eq!(e.state().order_id_high_water.map(OrderId::get), Some(100));
-    e.broker().status = Some(e.journal().status());
     // IB answers a stale, lower nextValidId: the next order still gets a fresh id.
     e.handle(Msg::Broker(BrokerEvent::Connected { next_valid_id: 50 }), t0())
         .await;

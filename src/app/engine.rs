@@ -19,9 +19,8 @@ use super::state::State;
 use crate::config::{Agent, Profile};
 use crate::domain::{OrderId, ProposalId};
 use crate::journal::{
-    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, Reader, Record, WriterOptions,
+    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, Reader, WriterOptions,
 };
-use crate::policy::{Cause, Level};
 
 /// The longest a synced commit may take before trading halts.
 pub const SYNC_DEADLINE: StdDuration = StdDuration::from_secs(2);
@@ -59,44 +58,6 @@ pub fn failpoint(name: &str) {
     let _ = name;
 }
 
-/// What survives a restart, read back from the journal records of this profile and gateway: the order-id
-/// high-water mark (ids never repeat) and the trading state (a halted cockpit stays halted). Approvals do
-/// not survive: nothing approved and unsent is restored.
-fn recover(state: &mut State, records: &[Record]) {
-    let gateway = format!("{}:{}", state.profile.host, state.profile.port);
-    for r in records
-        .iter()
-        .filter(|r| r.envelope.profile == state.profile.name && r.envelope.gateway == gateway)
-    {
-        match r.kind.as_str() {
-            "intent" => {
-                let used = r.data["high_water"].as_i64().and_then(|v| i32::try_from(v).ok());
-                if let Some(id) = used.and_then(|v| OrderId::new(v).ok())
-                    && state.order_id_high_water.is_none_or(|hw| id > hw)
-                {
-                    state.order_id_high_water = Some(id);
-                }
-            }
-            "trading_state" => {
-                let level = match r.data["level"].as_str() {
-                    Some("HALTED") => Level::Halted,
-                    Some("REDUCING") => Level::Reducing,
-                    _ => Level::Active,
-                };
-                let cause = r.data["cause"].as_str().and_then(Cause::from_label);
-                match (level, cause) {
-                    (Level::Active, _) => state.trading = crate::policy::TradingState::active(),
-                    (_, Some(cause)) => {
-                        state.trading.step_down(cause, level);
-                    }
-                    (_, None) => {}
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// The core, its journal and its broker port.
 #[derive(Debug)]
 pub struct Engine<B: BrokerPort> {
@@ -122,7 +83,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
         let lock = StateLock::acquire(state_dir)?;
         let journal = Journal::open(state_dir)?;
         let mut state = State::new(profile.clone(), agents);
-        recover(&mut state, &Reader::open(state_dir)?.records(1)?);
+        super::recover::recover(&mut state, &Reader::open(state_dir)?.records(1)?, now);
         let cancel = CancellationToken::new();
         let (handle, writer) = journal::spawn(journal, WriterOptions::default(), cancel.clone());
         let envelope = Envelope {
@@ -140,11 +101,12 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
             envelope: envelope.clone(),
             kind: "start".into(),
             data: json!({"config_hash": config_hash, "mode": profile.mode.as_str(),
-                         "version": env!("CARGO_PKG_VERSION")}),
+                         "version": env!("CARGO_PKG_VERSION"),
+                         "timezone": profile.policy.session.timezone.name()}),
             durability: Durability::Sync,
         };
         handle.append(vec![start]).await?;
-        Ok(Self {
+        let mut engine = Self {
             state,
             journal: handle,
             writer: Some(writer),
@@ -152,7 +114,10 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
             envelope,
             broker,
             _lock: lock,
-        })
+        };
+        // Journals what recovery raised and expires what waited too long while the cockpit was down.
+        engine.handle(Msg::Tick, now).await;
+        Ok(engine)
     }
 
     /// The core's state, for reading.
@@ -188,10 +153,14 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
                     Effect::Cancel { order_id } => self.broker.cancel(order_id),
                     Effect::Place(order) => {
                         // Write-ahead: everything recorded so far is committed before the order leaves.
-                        if !self.flush(std::mem::take(&mut records), now, &mut inbox).await {
-                            continue;
+                        if self.flush(std::mem::take(&mut records), now, &mut inbox).await {
+                            self.send(*order, now, &mut inbox).await;
+                        } else {
+                            inbox.push_back(Msg::PlaceDropped {
+                                id: order.proposal,
+                                reason: "the records before it could not be committed".into(),
+                            });
                         }
-                        self.send(*order, now, &mut inbox).await;
                     }
                 }
             }

@@ -17,6 +17,9 @@ pub enum Stage {
     Approved,
     /// The intent is durable and the order was handed to the broker.
     Sent,
+    /// Restored after a restart: the intent was durable but whether the order left is unknown until the
+    /// broker's open orders and executions say; counted as working meanwhile, never resent.
+    InDoubt,
     /// Finished.
     Done(End),
 }
@@ -62,6 +65,13 @@ pub enum Step {
     Withdraw,
     /// The broker ended it.
     BrokerEnded(End),
+    /// The shell could not hand a durable intent's order to the broker (its records failed to commit).
+    Dropped,
+    /// The broker said whether an in-doubt order reached it.
+    Resolved {
+        /// Whether the broker knows the order.
+        found: bool,
+    },
 }
 
 /// A step the table does not allow.
@@ -81,6 +91,7 @@ impl fmt::Display for Stage {
             Self::AwaitingApproval => "awaiting approval",
             Self::Approved => "approved",
             Self::Sent => "sent",
+            Self::InDoubt => "in doubt",
             Self::Done(End::Filled) => "filled",
             Self::Done(End::Cancelled) => "cancelled",
             Self::Done(End::BrokerRejected) => "rejected by the broker",
@@ -103,7 +114,7 @@ impl Stage {
 
 /// The one table.
 pub fn next(stage: Stage, step: Step) -> Result<Stage, LifecycleError> {
-    use Stage::{Approved, AwaitingApproval, Done, Refused, Sent};
+    use Stage::{Approved, AwaitingApproval, Done, InDoubt, Refused, Sent};
     let to = match (stage, step) {
         (Refused | AwaitingApproval, Step::Verdict { clearable: true }) => AwaitingApproval,
         (Refused | AwaitingApproval, Step::Verdict { clearable: false }) => Refused,
@@ -111,8 +122,10 @@ pub fn next(stage: Stage, step: Step) -> Result<Stage, LifecycleError> {
         (Refused | AwaitingApproval, Step::Reject) => Done(End::TraderRejected),
         (Refused | AwaitingApproval, Step::Expire) => Done(End::Expired),
         (Refused | AwaitingApproval, Step::Withdraw) => Done(End::Withdrawn),
-        (Approved, Step::IntentCommitted) => Sent,
-        (Approved, Step::IntentFailed) => Done(End::NotSent),
+        (Approved, Step::IntentCommitted) | (InDoubt, Step::Resolved { found: true }) => Sent,
+        (Approved, Step::IntentFailed)
+        | (Sent, Step::Dropped)
+        | (InDoubt, Step::Resolved { found: false }) => Done(End::NotSent),
         (Sent, Step::BrokerEnded(end @ (End::Filled | End::Cancelled | End::BrokerRejected))) => Done(end),
         _ => return Err(LifecycleError { stage, step }),
     };
@@ -139,6 +152,7 @@ mod tests {
             Stage::AwaitingApproval,
             Stage::Approved,
             Stage::Sent,
+            Stage::InDoubt,
         ];
         all.extend(ENDS.map(Stage::Done));
         all
@@ -154,6 +168,9 @@ mod tests {
             Step::Reject,
             Step::Expire,
             Step::Withdraw,
+            Step::Dropped,
+            Step::Resolved { found: true },
+            Step::Resolved { found: false },
         ];
         all.extend(ENDS.map(Step::BrokerEnded));
         all
@@ -161,7 +178,7 @@ mod tests {
 
     /// The table written out by hand: every allowed pair and where it goes.
     fn expected(stage: Stage, step: Step) -> Option<Stage> {
-        use Stage::{Approved, AwaitingApproval, Done, Refused, Sent};
+        use Stage::{Approved, AwaitingApproval, Done, InDoubt, Refused, Sent};
         let pending = matches!(stage, Refused | AwaitingApproval);
         match step {
             Step::Verdict { clearable } if pending => {
@@ -175,6 +192,10 @@ mod tests {
             Step::IntentFailed if stage == Approved => Some(Done(End::NotSent)),
             Step::BrokerEnded(end) if stage == Sent => {
                 matches!(end, End::Filled | End::Cancelled | End::BrokerRejected).then_some(Done(end))
+            }
+            Step::Dropped if stage == Sent => Some(Done(End::NotSent)),
+            Step::Resolved { found } if stage == InDoubt => {
+                Some(if found { Sent } else { Done(End::NotSent) })
             }
             _ => None,
         }
@@ -194,7 +215,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed, 16, "the number of allowed transitions");
+        assert_eq!(allowed, 19, "the number of allowed transitions");
     }
 
     #[test]

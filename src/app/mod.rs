@@ -5,6 +5,7 @@ mod engine;
 mod lifecycle;
 mod lock;
 mod msg;
+mod recover;
 mod state;
 mod update;
 

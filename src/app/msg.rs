@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::domain::{AccountId, AlertId, Instrument, OrderEvent, OrderId, OrderTicket, ProposalId, Quote};
+use crate::domain::{
+    AccountId, AlertId, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Quote,
+};
 use crate::policy::{Cleared, Evidence};
 
 /// Who stages or withdraws an order.
@@ -70,6 +72,25 @@ pub enum BrokerEvent {
         /// Fill price.
         price: Decimal,
     },
+    /// A commission report for an execution (IB sends it after the execution).
+    Commission {
+        /// The execution it belongs to.
+        exec_id: String,
+        /// The commission charged.
+        commission: Decimal,
+        /// Its currency.
+        currency: String,
+        /// The realized P&L IB computed for the execution, if any.
+        realized_pnl: Option<Decimal>,
+    },
+    /// What the broker knows of an order that was in doubt after a restart (intent durable, sending
+    /// unknown), found by its `orderRef` in open orders, completed orders and executions.
+    InDoubtResolved {
+        /// The order id the intent used.
+        order_id: OrderId,
+        /// Its status at the broker; `None` when the broker has never seen it.
+        status: Option<OrderStatus>,
+    },
     /// An error IB reported, for an order or for the session.
     Error {
         /// The order, if the error is about one.
@@ -125,6 +146,13 @@ pub enum Msg {
     IntentCommitted {
         /// The proposal.
         id: ProposalId,
+    },
+    /// The shell could not hand this proposal's order to the broker (its preceding records failed).
+    PlaceDropped {
+        /// The proposal.
+        id: ProposalId,
+        /// Why.
+        reason: String,
     },
     /// A journal write or sync failed.
     JournalFailed {

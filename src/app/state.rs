@@ -7,11 +7,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::lifecycle::Stage;
+use super::msg::JournalRecord;
 use crate::config::{Agent, Profile};
 use crate::domain::{
     AccountId, Alert, AlertId, AlertSource, Instrument, OrderId, OrderStatus, OrderTicket, ProposalId, Quote,
     Severity,
 };
+use crate::journal::kinds;
 use crate::policy::{
     Cleared, Context, DailyCounters, Fingerprint, Requester, Submitted, Tier, TradingState, UnapprovedSpend,
     Violation, WorkingOrder,
@@ -68,7 +70,7 @@ impl Proposal {
     #[must_use]
     pub fn is_working(&self) -> bool {
         match self.stage {
-            Stage::Approved => true,
+            Stage::Approved | Stage::InDoubt => true,
             Stage::Sent => self.broker_status.is_none_or(|s| {
                 !matches!(
                     s,
@@ -117,6 +119,8 @@ pub struct State {
     pub(super) next_alert: u64,
     pub(super) intent_seq: u64,
     pub(super) seen_executions: BTreeSet<String>,
+    /// Records raised outside the message's own flow (alerts), appended to the effects of the update.
+    pub(super) outbox: Vec<JournalRecord>,
 }
 
 impl State {
@@ -143,6 +147,7 @@ impl State {
             next_alert: 1,
             intent_seq: 0,
             seen_executions: BTreeSet::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -193,6 +198,30 @@ impl State {
         }
     }
 
+    /// Counts an order sent (or possibly sent) today into the daily counters.
+    pub(super) fn count_today(&mut self, ticket: &OrderTicket, notional: Decimal) {
+        let c = &mut self.counters;
+        c.orders = c.orders.saturating_add(1);
+        c.notional = c.notional.checked_add(notional).unwrap_or(Decimal::MAX);
+        *c.orders_by_symbol
+            .entry(ticket.instrument.symbol.clone())
+            .or_insert(0) += 1;
+    }
+
+    /// Remembers an order sent at `at`, for the duplicate and rate rules.
+    pub(super) fn remember_sent(&mut self, t: OrderTicket, at: DateTime<Utc>) {
+        self.recent.push(Submitted {
+            account: t.account,
+            instrument: t.instrument,
+            side: t.side,
+            quantity: t.quantity,
+            order_type: t.order_type,
+            limit_price: t.limit_price,
+            stop_price: t.stop_price,
+            at,
+        });
+    }
+
     /// Raises an alert.
     pub(super) fn alert(
         &mut self,
@@ -203,6 +232,17 @@ impl State {
     ) {
         let id = AlertId(self.next_alert);
         self.next_alert += 1;
+        let text = text.into();
+        let label = match &source {
+            AlertSource::System => "system".to_owned(),
+            AlertSource::Broker => "broker".to_owned(),
+            AlertSource::Agent(name) => format!("agent:{name}"),
+        };
+        self.outbox.push(JournalRecord {
+            kind: kinds::ALERT,
+            data: serde_json::json!({"id": id.0, "severity": severity, "text": text, "source": label}),
+            sync: false,
+        });
         self.alerts.push(Alert::new(id, severity, now, text, source));
     }
 

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use super::*;
 use crate::config::Config;
+use crate::domain::OrderStatus;
 use crate::domain::{
     AccountId, AlertId, Currency, Instrument, OrderEvent, OrderId, OrderTicket, OrderType, Price, ProposalId,
     Quantity, Quote, Side, Symbol, Tif,
@@ -100,6 +101,14 @@ fn place(fx: Vec<Effect>) -> PlaceOrder {
             _ => None,
         })
         .expect("a Place effect")
+}
+
+/// The trader stages `BUY 10 AAPL LMT 100.01`, confirms it, and its intent commits: the order to send.
+fn send_one(s: &mut State) -> (ProposalId, PlaceOrder) {
+    let (id, _) = propose(s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    let evidence = confirm(s, id);
+    s.update(Msg::Approve { id, evidence }, t0());
+    (id, place(s.update(Msg::IntentCommitted { id }, t0())))
 }
 
 #[test]
@@ -305,7 +314,16 @@ fn the_kill_switch_halts_voids_unsent_approvals_and_cancels_working_orders() {
     );
     let before = s.trading.epoch();
     let fx = s.update(Msg::KillSwitch, t0());
-    assert_eq!(kinds(&fx), ["trading_state!", "not_sent", "CANCEL 1000"]);
+    assert_eq!(
+        kinds(&fx),
+        [
+            "human_action",
+            "trading_state!",
+            "not_sent",
+            "CANCEL 1000",
+            "alert"
+        ]
+    );
     assert_eq!(s.trading.level(), Level::Halted);
     assert!(s.trading.epoch() > before);
     assert_eq!(s.proposals[&pending].stage, Stage::Done(End::NotSent));
@@ -369,15 +387,7 @@ fn disconnect_steps_down_and_only_a_human_steps_up_after_reconciling() {
 #[test]
 fn fills_are_idempotent_by_execution_id_and_move_the_position() {
     let mut s = state("paper");
-    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
-    s.update(
-        Msg::Approve {
-            id,
-            evidence: confirm(&s, id),
-        },
-        t0(),
-    );
-    let order = place(s.update(Msg::IntentCommitted { id }, t0()));
+    let (id, order) = send_one(&mut s);
     let exec = |exec_id: &str, qty: i64| {
         Msg::Broker(BrokerEvent::Execution {
             order_id: order.order_id,
@@ -581,4 +591,108 @@ fn a_journal_error_is_not_cleared_by_a_resume() {
         Level::Halted,
         "the journal must be healthy again (restart) first"
     );
+}
+
+#[test]
+fn a_place_the_shell_could_not_hand_over_ends_not_sent_and_says_why() {
+    let mut s = state("paper");
+    let (id, _) = send_one(&mut s);
+    let fx = s.update(
+        Msg::PlaceDropped {
+            id,
+            reason: "disk full".into(),
+        },
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["not_sent"]);
+    let Effect::Journal(r) = &fx[0] else { panic!() };
+    assert_eq!(r.data["reason"], "disk full");
+    assert_eq!(s.proposals[&id].stage, Stage::Done(End::NotSent));
+    assert!(s.working_orders().is_empty());
+    assert!(
+        s.update(
+            Msg::PlaceDropped {
+                id,
+                reason: "again".into()
+            },
+            t0()
+        )
+        .is_empty(),
+        "only a sent proposal can be dropped"
+    );
+}
+
+#[test]
+fn alerts_commissions_and_disconnects_are_journaled() {
+    let mut s = state("paper");
+    let fx = s.update(Msg::Broker(BrokerEvent::Disconnected), t0());
+    assert_eq!(kinds(&fx), ["broker_event", "trading_state!", "alert"]);
+    let Effect::Journal(alert) = &fx[2] else { panic!() };
+    assert_eq!(alert.data["severity"], "critical");
+    assert_eq!(alert.data["source"], "system");
+    assert_eq!(alert.data["id"], s.alerts.last().unwrap().id.0);
+    let fx = s.update(
+        Msg::Broker(BrokerEvent::Commission {
+            exec_id: "e1".into(),
+            commission: Decimal::new(105, 2),
+            currency: "USD".into(),
+            realized_pnl: Some(Decimal::new(-250, 1)),
+        }),
+        t0(),
+    );
+    let Effect::Journal(c) = &fx[0] else { panic!() };
+    assert_eq!(
+        (
+            c.data["event"].as_str(),
+            c.data["commission"].as_str(),
+            c.data["realized_pnl"].as_str()
+        ),
+        (Some("commission"), Some("1.05"), Some("-25.0"))
+    );
+}
+
+#[test]
+fn reconciliation_waits_for_every_order_in_doubt() {
+    let mut s = state("paper");
+    let (id, order) = send_one(&mut s);
+    // As recovery leaves it: the intent durable, the send unknown.
+    s.proposals.get_mut(&id).unwrap().stage = Stage::InDoubt;
+    s.update(Msg::Broker(BrokerEvent::Disconnected), t0());
+    s.update(Msg::Broker(BrokerEvent::Connected { next_valid_id: 2000 }), t0());
+    let fx = s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    let Effect::Journal(r) = &fx[0] else { panic!() };
+    assert!(
+        r.data["refused"]
+            .as_str()
+            .unwrap()
+            .contains("1 order(s) still in doubt")
+    );
+    assert!(
+        s.update(Msg::Resume { typed: None }, t0())
+            .iter()
+            .all(|e| !matches!(e, Effect::Place(_)))
+    );
+    assert_ne!(s.trading.level(), Level::Active, "not reconciled while in doubt");
+
+    // A status for another order resolves nothing; the broker's answer for this one does.
+    s.update(
+        Msg::Broker(BrokerEvent::InDoubtResolved {
+            order_id: OrderId::new(999).unwrap(),
+            status: None,
+        }),
+        t0(),
+    );
+    assert_eq!(s.in_doubt().len(), 1);
+    let fx = s.update(
+        Msg::Broker(BrokerEvent::InDoubtResolved {
+            order_id: order.order_id,
+            status: Some(OrderStatus::Filled),
+        }),
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["in_doubt!", "alert"]);
+    assert_eq!(s.proposals[&id].stage, Stage::Done(End::Filled));
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    s.update(Msg::Resume { typed: None }, t0());
+    assert_eq!(s.trading.level(), Level::Active);
 }

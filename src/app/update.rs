@@ -9,9 +9,18 @@ use super::lifecycle::{End, Stage, Step, next};
 use super::msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};
 use super::state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
 use crate::domain::{AlertSource, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity, Side};
-use crate::policy::{
-    self, Cause, Evidence, Level, Requester, ResumeBy, Submitted, Tier, UnapprovedSpend, Verdict,
-};
+use crate::journal::kinds;
+use crate::policy::{self, Cause, Evidence, Level, Requester, ResumeBy, Tier, UnapprovedSpend, Verdict};
+
+/// The journal's name for a step a person (or the clock) takes on a pending order.
+fn action(step: Step) -> &'static str {
+    match step {
+        Step::Reject => "reject",
+        Step::Withdraw => "withdraw",
+        Step::Expire => "expire",
+        _ => "other",
+    }
+}
 
 fn record(kind: &'static str, data: serde_json::Value, sync: bool) -> Effect {
     Effect::Journal(JournalRecord { kind, data, sync })
@@ -58,7 +67,20 @@ impl State {
                     ));
                 }
             }
+            Msg::PlaceDropped { id, reason } => {
+                if let Some(p) = self.proposals.get_mut(&id)
+                    && let Ok(stage) = next(p.stage, Step::Dropped)
+                {
+                    p.stage = stage;
+                    fx.push(record(
+                        kinds::NOT_SENT,
+                        json!({"proposal": id.0, "reason": reason}),
+                        false,
+                    ));
+                }
+            }
         }
+        fx.extend(self.outbox.drain(..).map(Effect::Journal));
         fx
     }
 
@@ -264,7 +286,9 @@ impl State {
             "intent",
             json!({"proposal": id.0, "version": p.version, "order_id": order_id.get(), "order_ref": order_ref,
                    "high_water": order_id.get(), "epoch": cleared.epoch(), "ticket": ticket_json(cleared.ticket()),
-                   "fingerprint": cleared.fingerprint().to_string()}),
+                   "fingerprint": cleared.fingerprint().to_string(), "notional": cleared.notional(),
+                   "intent_seq": seq,
+                   "agent_unapproved": cleared.tier() == Tier::None && p.agent_uid.is_some()}),
             true,
         ));
         p.cleared = Some(cleared);
@@ -317,27 +341,8 @@ impl State {
                 at: now,
             });
         }
-        self.recent.push(Submitted {
-            account: t.account.clone(),
-            instrument: t.instrument.clone(),
-            side: t.side,
-            quantity: t.quantity,
-            order_type: t.order_type,
-            limit_price: t.limit_price,
-            stop_price: t.stop_price,
-            at: now,
-        });
-        self.counters.orders = self.counters.orders.saturating_add(1);
-        self.counters.notional = self
-            .counters
-            .notional
-            .checked_add(notional)
-            .unwrap_or(Decimal::MAX);
-        *self
-            .counters
-            .orders_by_symbol
-            .entry(t.instrument.symbol.clone())
-            .or_insert(0) += 1;
+        self.count_today(&t, notional);
+        self.remember_sent(t, now);
         fx.push(Effect::Place(Box::new(PlaceOrder {
             proposal: id,
             cleared,
@@ -371,13 +376,13 @@ impl State {
                 p.stage = stage;
                 fx.push(record(
                     "human_action",
-                    json!({"action": format!("{step:?}"), "proposal": id.0, "reason": reason}),
+                    json!({"action": action(step), "proposal": id.0, "reason": reason}),
                     false,
                 ));
             }
             Err(e) => fx.push(record(
                 "human_action",
-                json!({"action": format!("{step:?}"), "proposal": id.0, "refused": e.to_string()}),
+                json!({"action": action(step), "proposal": id.0, "refused": e.to_string()}),
                 false,
             )),
         }
@@ -466,6 +471,11 @@ impl State {
     }
 
     fn kill(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        fx.push(record(
+            kinds::HUMAN_ACTION,
+            json!({"action": "kill_switch"}),
+            false,
+        ));
         // The epoch bump comes first, so nothing already in the pipe slips out.
         self.step_down(Cause::KillSwitch, Level::Halted, "kill switch", now, fx);
         let working: Vec<OrderId> = self
@@ -491,26 +501,26 @@ impl State {
                 self.trading.clear(cause);
             }
         }
-        match self.trading.resume(by) {
-            Ok(()) => {
-                self.reject_streak = 0;
-                fx.push(record(
-                    "trading_state",
-                    json!({"level": "ACTIVE", "cause": "resume", "epoch": self.trading.epoch()}),
-                    true,
-                ));
-                self.alert(
-                    Severity::Info,
-                    now,
-                    "trading resumed by the trader",
-                    AlertSource::System,
-                );
-            }
-            Err(e) => fx.push(record(
-                "human_action",
-                json!({"action": "resume", "refused": e.to_string()}),
-                false,
-            )),
+        let outcome = self.trading.resume(by);
+        fx.push(record(
+            kinds::HUMAN_ACTION,
+            json!({"action": "resume", "typed": typed,
+                   "refused": outcome.as_ref().err().map(ToString::to_string)}),
+            false,
+        ));
+        if outcome.is_ok() {
+            self.reject_streak = 0;
+            fx.push(record(
+                "trading_state",
+                json!({"level": "ACTIVE", "cause": "resume", "epoch": self.trading.epoch()}),
+                true,
+            ));
+            self.alert(
+                Severity::Info,
+                now,
+                "trading resumed by the trader",
+                AlertSource::System,
+            );
         }
     }
 
@@ -536,6 +546,11 @@ impl State {
             }
             BrokerEvent::Disconnected => {
                 self.connected = false;
+                fx.push(record(
+                    kinds::BROKER_EVENT,
+                    json!({"event": "disconnected"}),
+                    false,
+                ));
                 self.step_down(
                     Cause::Disconnected,
                     sd.on_disconnect.into(),
@@ -545,6 +560,17 @@ impl State {
                 );
             }
             BrokerEvent::Reconciled => {
+                let in_doubt = self.in_doubt().len();
+                if in_doubt > 0 {
+                    // Nothing new may be sent while an order from before the restart might be live.
+                    fx.push(record(
+                        kinds::BROKER_EVENT,
+                        json!({"event": "reconciled",
+                               "refused": format!("{in_doubt} order(s) still in doubt from before the restart")}),
+                        false,
+                    ));
+                    return;
+                }
                 for cause in [
                     Cause::Unreconciled,
                     Cause::OrderStreamLost,
@@ -579,32 +605,116 @@ impl State {
                 exec_id,
                 quantity,
                 price,
-            } => {
-                if !self.seen_executions.insert(exec_id.clone()) {
-                    return; // a duplicate execution report: already counted
-                }
-                let Some(p) = self.by_order_id(order_id) else {
-                    return;
-                };
-                p.filled = p.filled.checked_add(quantity).unwrap_or(p.filled);
-                let key = (p.ticket.account.clone(), p.ticket.instrument.clone());
-                let signed = if p.ticket.side == Side::Buy {
-                    quantity
-                } else {
-                    -quantity
-                };
-                let id = p.id;
-                let position = self.positions.entry(key).or_insert(Decimal::ZERO);
-                *position = position.checked_add(signed).unwrap_or(*position);
-                fx.push(record(
-                    "broker_event",
-                    json!({"event": "execution", "proposal": id.0, "order_id": order_id.get(), "exec_id": exec_id,
-                           "quantity": quantity, "price": price}),
-                    false,
-                ));
-            }
+            } => self.execution(order_id, &exec_id, quantity, price, fx),
+            BrokerEvent::Commission {
+                exec_id,
+                commission,
+                currency,
+                realized_pnl,
+            } => fx.push(record(
+                kinds::BROKER_EVENT,
+                json!({"event": "commission", "exec_id": exec_id, "commission": commission,
+                       "currency": currency, "realized_pnl": realized_pnl}),
+                false,
+            )),
+            BrokerEvent::InDoubtResolved { order_id, status } => self.resolve(order_id, status, now, fx),
             BrokerEvent::Error { order_id, code, text } => self.broker_error(order_id, code, &text, now, fx),
         }
+    }
+
+    /// An order in doubt since the restart: the broker either has it (it was sent; its status from now on
+    /// comes from the broker) or has never seen it (not sent, and never resent blindly).
+    fn resolve(
+        &mut self,
+        order_id: OrderId,
+        status: Option<OrderStatus>,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self
+            .proposals
+            .values_mut()
+            .find(|p| p.order_id == Some(order_id) && p.stage == Stage::InDoubt)
+        else {
+            return;
+        };
+        let found = status.is_some();
+        let Ok(stage) = next(p.stage, Step::Resolved { found }) else {
+            return;
+        };
+        p.stage = stage;
+        p.broker_status = status;
+        let end = match status {
+            Some(OrderStatus::Filled) => Some(End::Filled),
+            Some(OrderStatus::Cancelled) => Some(End::Cancelled),
+            Some(OrderStatus::Rejected) => Some(End::BrokerRejected),
+            _ => None,
+        };
+        if let Some(end) = end
+            && let Ok(stage) = next(p.stage, Step::BrokerEnded(end))
+        {
+            p.stage = stage;
+        }
+        let (id, order_ref) = (p.id, p.order_ref.clone());
+        fx.push(record(
+            kinds::IN_DOUBT,
+            json!({"proposal": id.0, "order_id": order_id.get(), "order_ref": order_ref, "found": found,
+                   "status": status.map(|s| format!("{s:?}"))}),
+            true,
+        ));
+        let text = if found {
+            format!(
+                "order {} from before the restart reached the broker",
+                order_id.get()
+            )
+        } else {
+            format!(
+                "order {} from before the restart never reached the broker: not sent, and not resent",
+                order_id.get()
+            )
+        };
+        self.alert(Severity::Warning, now, text, AlertSource::System);
+    }
+
+    /// Proposals whose order may or may not have left before a restart.
+    #[must_use]
+    pub fn in_doubt(&self) -> Vec<&Proposal> {
+        self.proposals
+            .values()
+            .filter(|p| p.stage == Stage::InDoubt)
+            .collect()
+    }
+
+    fn execution(
+        &mut self,
+        order_id: OrderId,
+        exec_id: &str,
+        quantity: Decimal,
+        price: Decimal,
+        fx: &mut Vec<Effect>,
+    ) {
+        if !self.seen_executions.insert(exec_id.to_owned()) {
+            return; // a duplicate execution report: already counted
+        }
+        let Some(p) = self.by_order_id(order_id) else {
+            return;
+        };
+        p.filled = p.filled.checked_add(quantity).unwrap_or(p.filled);
+        let key = (p.ticket.account.clone(), p.ticket.instrument.clone());
+        let signed = if p.ticket.side == Side::Buy {
+            quantity
+        } else {
+            -quantity
+        };
+        let id = p.id;
+        let position = self.positions.entry(key).or_insert(Decimal::ZERO);
+        *position = position.checked_add(signed).unwrap_or(*position);
+        fx.push(record(
+            "broker_event",
+            json!({"event": "execution", "proposal": id.0, "order_id": order_id.get(), "exec_id": exec_id,
+                   "quantity": quantity, "price": price}),
+            false,
+        ));
     }
 
     fn order_status(

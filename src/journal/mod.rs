@@ -18,6 +18,7 @@ mod actor;
 mod chain;
 mod codec;
 mod head;
+pub mod kinds;
 mod reader;
 mod schema;
 mod store;

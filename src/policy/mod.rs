@@ -11,6 +11,7 @@ mod context;
 mod state;
 
 pub use approve::{ApprovalError, Cleared, Evidence, approve};
+pub(crate) use check::read_back;
 pub use check::{check, fingerprint};
 pub use context::{
     Clearable, Context, DailyCounters, Fingerprint, Requester, Rule, Submitted, Tier, UnapprovedSpend,
