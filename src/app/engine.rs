@@ -45,14 +45,21 @@ pub enum EngineError {
 }
 
 /// Aborts the process at the named point when built with the `failpoints` feature and
-/// `COCKPIT_FAILPOINT` names it. Points: `after_intent_commit`, `before_send`, `after_send_before_ack`,
-/// `mid_batch`.
+/// `COCKPIT_FAILPOINT` names it: `NAME` aborts the first time the point is reached, `NAME@N` the N-th time.
+/// Points: `after_intent_commit`, `before_send`, `after_send_before_ack`, `mid_batch`.
 #[inline]
 pub fn failpoint(name: &str) {
     #[cfg(feature = "failpoints")]
-    if std::env::var("COCKPIT_FAILPOINT").is_ok_and(|v| v == name) {
-        tracing::error!(failpoint = name, "failpoint reached: aborting");
-        std::process::abort();
+    if let Ok(spec) = std::env::var("COCKPIT_FAILPOINT") {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static HITS: AtomicU64 = AtomicU64::new(0);
+        let (point, nth) = spec
+            .split_once('@')
+            .map_or((spec.as_str(), 1), |(p, n)| (p, n.parse().unwrap_or(1)));
+        if point == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 >= nth {
+            tracing::error!(failpoint = name, "failpoint reached: aborting");
+            std::process::abort();
+        }
     }
     #[cfg(not(feature = "failpoints"))]
     let _ = name;
