@@ -144,3 +144,97 @@ async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() 
     e.stop().await.unwrap();
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[tokio::test]
+async fn the_first_failed_journal_write_halts_trading_and_nothing_after_it_is_sent() {
+    let d = dir("write-error");
+    std::fs::create_dir_all(&d).unwrap();
+    let lock = cockpit::app::StateLock::acquire(&d).unwrap();
+    let mut journal = cockpit::journal::Journal::open(&d).unwrap();
+    // A database that may grow by two pages: a full disk a few records in.
+    let pages = journal.cap_pages(1).unwrap(); // SQLite keeps the current size: this reads it
+    journal.cap_pages(u32::try_from(pages).unwrap() + 2).unwrap();
+    let config = config();
+    let mut e = Engine::start_with(
+        lock,
+        journal,
+        &d,
+        (
+            config.profiles["paper"].clone(),
+            config.agents.clone(),
+            &config.hash,
+        ),
+        Recorder::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    e.broker().status = Some(e.journal().status());
+    common::ready(&mut e, t0()).await;
+    let mut failed_at = None;
+    for n in 1..=200_u32 {
+        let id = propose(&mut e, &(1 + n % 40).to_string()).await;
+        if e.state().proposals[&id].stage == Stage::AwaitingApproval {
+            confirm(&mut e, id).await;
+        }
+        if e.state().trading.level() == cockpit::policy::Level::Halted {
+            failed_at = Some(n);
+            break;
+        }
+    }
+    let failed_at = failed_at.expect("the capped journal fails within 200 orders");
+    assert!(
+        e.state()
+            .trading
+            .causes()
+            .any(|(cause, _)| cause == cockpit::policy::Cause::JournalError),
+        "halted by the journal error"
+    );
+    let sent = e.broker().placed.clone();
+    let placed = sent.len();
+    assert!(placed > 0, "orders went out before the disk filled");
+    // Nothing after the failure is sent, whatever the trader does.
+    let id = propose(&mut e, "7").await;
+    confirm(&mut e, id).await;
+    e.handle(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    )
+    .await;
+    let id = propose(&mut e, "8").await;
+    confirm(&mut e, id).await;
+    assert_eq!(e.broker().placed.len(), placed, "nothing sent after the failure");
+    assert_eq!(
+        e.state().trading.level(),
+        cockpit::policy::Level::Halted,
+        "a resume does not clear a journal error"
+    );
+    // Cancels never wait on the journal.
+    e.handle(Msg::KillSwitch, t0()).await;
+    assert_eq!(
+        e.broker().cancelled.len(),
+        placed,
+        "every working order cancelled"
+    );
+    assert!(e.stop().await.is_err(), "the writer reports its failure");
+
+    // Everything the broker received has its intent on disk.
+    let intents: Vec<String> = Reader::open(&d)
+        .unwrap()
+        .records(1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "intent")
+        .map(|r| r.data["order_ref"].as_str().unwrap().to_owned())
+        .collect();
+    for (_, order_ref, _, _) in &sent {
+        assert!(
+            intents.contains(order_ref),
+            "{order_ref} sent without its intent on disk"
+        );
+    }
+    assert!(failed_at > 1, "the first orders fit");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -89,6 +89,28 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
     ) -> Result<Self, EngineError> {
         let lock = StateLock::acquire(state_dir)?;
         let journal = Journal::open(state_dir)?;
+        Self::start_with(
+            lock,
+            journal,
+            state_dir,
+            (profile, agents, config_hash),
+            broker,
+            now,
+        )
+        .await
+    }
+
+    /// [`Engine::start`] on a lock and journal the caller opened (tests inject write faults into the
+    /// journal, e.g. [`Journal::cap_pages`]). `setup` is the profile, the agents and the config hash.
+    pub async fn start_with(
+        lock: StateLock,
+        journal: Journal,
+        state_dir: &Path,
+        setup: (Profile, Vec<Agent>, &str),
+        broker: B,
+        now: DateTime<Utc>,
+    ) -> Result<Self, EngineError> {
+        let (profile, agents, config_hash) = setup;
         let mut state = State::new(profile.clone(), agents);
         super::recover::recover(&mut state, &Reader::open(state_dir)?.records(1)?, now);
         let cancel = CancellationToken::new();

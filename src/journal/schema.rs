@@ -70,6 +70,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, JournalError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(|e| sql_error(path, "set synchronous=FULL", &e))?;
+    // No checkpoint inside a commit: the writer checkpoints the WAL with `HEAD`, after answering.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(|e| sql_error(path, "set wal_autocheckpoint=0", &e))?;
     if version < SCHEMA_VERSION {
         migrate(&conn, path)?;
     }

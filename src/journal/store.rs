@@ -43,6 +43,8 @@ pub struct Pragmas {
     pub journal_mode: String,
     /// `PRAGMA synchronous` (2 = `FULL`: every commit syncs the WAL).
     pub synchronous: i64,
+    /// `PRAGMA wal_autocheckpoint` (0: never inside a commit; the writer checkpoints with `HEAD`).
+    pub wal_autocheckpoint: i64,
 }
 
 /// A record ready to insert.
@@ -166,14 +168,22 @@ impl Journal {
         Ok(prepared)
     }
 
-    /// Replaces `STATE/journal/HEAD` with the current tail (seq and hash), atomically and durably. A
-    /// failure poisons the journal like a failed append.
+    /// Replaces `STATE/journal/HEAD` with the current tail (seq and hash), atomically and durably, then
+    /// copies the WAL into the database (a passive checkpoint: it never waits for readers), which
+    /// `SQLite` is told not to do inside commits. A failure poisons the journal like a failed append.
     pub fn checkpoint_head(&mut self) -> Result<(), JournalError> {
         self.refuse_if_failed()?;
         if let Err(e) = head::write(&self.head_path, self.tip) {
             return Err(self.fail(e));
         }
         self.checkpointed = self.tip.seq;
+        let wal = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        if let Err(e) = wal {
+            let e = sql_error(&self.path, "checkpoint the WAL", &e);
+            return Err(self.fail(e));
+        }
         Ok(())
     }
 
@@ -219,6 +229,10 @@ impl Journal {
             synchronous: self
                 .conn
                 .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .map_err(err)?,
+            wal_autocheckpoint: self
+                .conn
+                .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
                 .map_err(err)?,
         })
     }

@@ -19,7 +19,24 @@ fn the_writer_connection_is_wal_with_full_sync() {
     let pragmas = journal.pragmas().expect("pragmas");
     assert_eq!(pragmas.journal_mode, "wal");
     assert_eq!(pragmas.synchronous, 2, "2 is FULL");
+    assert_eq!(pragmas.wal_autocheckpoint, 0, "no checkpoint inside a commit");
     assert!(dir.path().join("journal/journal.sqlite3").exists());
+}
+
+#[test]
+fn the_wal_is_emptied_into_the_database_at_each_head_checkpoint() {
+    let dir = TempDir::new("wal-checkpoint");
+    let mut journal = Journal::open(dir.path()).expect("open");
+    journal.append(&entries(0, 2_000)).expect("append");
+    let wal = dir.path().join("journal/journal.sqlite3-wal");
+    let db = dir.path().join("journal/journal.sqlite3");
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let db_before = size(&db);
+    assert!(size(&wal) > 0, "the records are in the WAL");
+    journal.checkpoint_head().expect("checkpoint");
+    assert!(size(&db) > db_before, "the WAL was copied into the database");
+    drop(journal);
+    assert_eq!(verify(dir.path()).expect("verify").records, 2_000);
 }
 
 #[test]
