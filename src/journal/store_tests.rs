@@ -30,7 +30,7 @@ fn the_wal_is_emptied_into_the_database_at_each_head_checkpoint() {
     journal.append(&entries(0, 2_000)).expect("append");
     let wal = dir.path().join("journal/journal.sqlite3-wal");
     let db = dir.path().join("journal/journal.sqlite3");
-    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let db_before = size(&db);
     assert!(size(&wal) > 0, "the records are in the WAL");
     journal.checkpoint_head().expect("checkpoint");
