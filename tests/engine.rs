@@ -238,3 +238,44 @@ async fn the_first_failed_journal_write_halts_trading_and_nothing_after_it_is_se
     assert!(failed_at > 1, "the first orders fit");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[tokio::test]
+async fn a_synced_commit_past_its_deadline_halts_trading_and_the_order_is_not_sent() {
+    let d = dir("deadline");
+    let mut e = engine(&d).await;
+    let id = propose(&mut e, "10").await;
+    // Another process holds the database's write lock: the intent's commit cannot finish in time.
+    let blocker = rusqlite::Connection::open(cockpit::journal::db_path(&d)).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    confirm(&mut e, id).await;
+    let waited = started.elapsed();
+    assert!(
+        e.broker().placed.is_empty(),
+        "nothing sent without a durable intent"
+    );
+    assert_eq!(e.state().trading.level(), cockpit::policy::Level::Halted);
+    assert_eq!(
+        e.state().proposals[&id].stage,
+        Stage::Done(cockpit::app::End::NotSent)
+    );
+    assert!(
+        waited >= cockpit::app::SYNC_DEADLINE,
+        "gave up only at the deadline ({waited:?})"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    let _ = e.stop().await;
+    // Whatever reached the disk late, the intent is recorded as not sent, so a restart never resends it.
+    let restarted = start(&d, t0()).await;
+    assert!(restarted.state().in_doubt().is_empty());
+    assert!(
+        restarted
+            .state()
+            .proposals
+            .get(&id)
+            .is_none_or(|p| p.stage != Stage::Sent)
+    );
+    restarted.stop().await.unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+}
