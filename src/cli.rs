@@ -125,7 +125,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             Ok(dir) => journal_verify(&dir, out, err),
             Err(e) => fail(err, &format!("cockpit journal verify: {e}")),
         },
-        Some(Command::Report { .. }) => not_available(err, "cockpit report", "the journal (issue #4)"),
+        Some(Command::Report { date, format }) => {
+            match paths::state_dir(cli.state_dir.as_deref(), &ProcessEnv) {
+                Ok(dir) => report(&dir, date, format, chrono::Utc::now(), out, err),
+                Err(e) => fail(err, &format!("cockpit report: {e}")),
+            }
+        }
         None => not_available(
             err,
             "cockpit (the live cockpit)",
@@ -187,10 +192,35 @@ fn journal_verify(state_dir: &Path, out: &mut dyn Write, err: &mut dyn Write) ->
     }
 }
 
+/// `cockpit report`: the report for `date` (today at `now` in the exchange's timezone by default) on `out`,
+/// or exit 1 naming the missing journal or the read error.
+fn report(
+    state_dir: &Path,
+    date: Option<chrono::NaiveDate>,
+    format: ReportFormat,
+    now: chrono::DateTime<chrono::Utc>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let report = match crate::report::load(state_dir, date, now) {
+        Ok(report) => report,
+        Err(e) => return fail(err, &format!("cockpit report: {e}")),
+    };
+    let format = match format {
+        ReportFormat::Md => crate::report::Format::Md,
+        ReportFormat::Csv => crate::report::Format::Csv,
+        ReportFormat::Json => crate::report::Format::Json,
+    };
+    match crate::report::render(&report, format, out).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(err, &format!("cockpit report: cannot write the report: {e}")),
+    }
+}
+
 fn not_available(err: &mut dyn Write, what: &str, arrives_with: &str) -> ExitCode {
     let _ = writeln!(
         err,
-        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit sim` (the IB Gateway simulator), `cockpit check-config` and `cockpit journal verify`."
+        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit sim` (the IB Gateway simulator), `cockpit check-config`, `cockpit journal verify` and `cockpit report`."
     );
     ExitCode::from(EXIT_NOT_AVAILABLE)
 }
@@ -219,15 +249,11 @@ mod tests {
 
     #[test]
     fn every_unbuilt_subcommand_says_not_available_and_fails() {
-        for args in [
-            &["cockpit"][..],
-            &["cockpit", "demo"],
-            &["cockpit", "mcp"],
-            &["cockpit", "report", "--format", "csv"],
-        ] {
+        for args in [&["cockpit"][..], &["cockpit", "demo"], &["cockpit", "mcp"]] {
             let (code, err) = run_args(args);
             assert_eq!(code, ExitCode::from(EXIT_NOT_AVAILABLE), "{args:?}");
             assert!(err.contains("not available yet"), "{args:?}: {err}");
+            assert!(err.contains("`cockpit report`"), "{args:?}: {err}");
         }
     }
 
@@ -250,6 +276,45 @@ mod tests {
         let out = String::from_utf8_lossy(&out);
         assert!(out.contains("OK, 0 records verified"), "{out}");
         assert!(err.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn report_without_a_date_is_today_at_now_in_the_exchange_timezone() {
+        let dir = std::env::temp_dir().join(format!("cockpit-cli-unit-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-11T02:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let code = report(&dir, None, ReportFormat::Md, now, &mut out, &mut err);
+        assert_eq!(code, ExitCode::FAILURE);
+        assert!(String::from_utf8_lossy(&err).contains("no journal in"));
+
+        let mut journal = crate::journal::Journal::open(&dir).expect("open");
+        let envelope = crate::journal::Envelope {
+            profile: "paper".to_owned(),
+            gateway: "127.0.0.1:4002".to_owned(),
+            account: "DU1234567".to_owned(),
+            client_id: 7,
+        };
+        journal
+            .append(&[crate::journal::Entry {
+                at: now - chrono::Duration::hours(6),
+                envelope,
+                kind: "start".to_owned(),
+                data: serde_json::json!({"timezone": "America/New_York"}),
+                durability: crate::journal::Durability::Sync,
+            }])
+            .expect("append");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = report(&dir, None, ReportFormat::Json, now, &mut out, &mut err);
+        assert_eq!(code, ExitCode::SUCCESS, "{}", String::from_utf8_lossy(&err));
+        let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        // 02:00 UTC on the 11th is 22:00 EDT on the 10th.
+        assert_eq!(json["header"]["date"], "2026-03-10");
+        assert_eq!(json["header"]["records"], 1);
+        drop(journal);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -6,6 +6,7 @@
 //! - [`cli`]: the command line and the dispatch of subcommands.
 //! - [`logging`]: `tracing` into the state dir's `logs/`, never to the terminal.
 //! - [`paths`]: where the state dir and config live.
+//! - [`report`]: `cockpit report`, the daily activity report read from the journal.
 //! - [`terminal`]: the panic hook that restores the terminal, then aborts.
 
 pub mod app;
@@ -16,5 +17,6 @@ pub mod journal;
 pub mod logging;
 pub mod paths;
 pub mod policy;
+pub mod report;
 pub mod sim;
 pub mod terminal;

@@ -20,11 +20,15 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn unbuilt_subcommands_exit_3_with_not_available_yet() {
-    for args in [&["demo"][..], &["mcp"], &["report"], &[]] {
+    for args in [&["demo"][..], &["mcp"], &[]] {
         let out = cockpit().args(args).output().expect("runs");
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("not available yet"), "{args:?}: {err}");
+        assert!(
+            err.contains("`cockpit journal verify` and `cockpit report`"),
+            "{args:?}: the commands available today are listed: {err}"
+        );
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
     }
 }
