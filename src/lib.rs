@@ -10,6 +10,7 @@
 //! - [`terminal`]: the panic hook that restores the terminal, then aborts.
 
 pub mod app;
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod domain;

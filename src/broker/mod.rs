@@ -1,0 +1,603 @@
+//! The broker adapter: the only code that talks to TWS / IB Gateway, over the `ibapi` 5.5 async client.
+//!
+//! It runs as one task. It connects (with a timeout: `ibapi`'s connect has none), checks the gateway's
+//! managed accounts against the profile, takes IB's next valid order id, pins the contract id of every
+//! allowlisted instrument, reconciles (open orders of every client, completed orders, executions) —
+//! resolving the intents left in doubt by a restart by their `orderRef` — and only then says
+//! `Reconciled`. It forwards the order-update stream (statuses, executions, commissions), positions and
+//! quotes as [`Msg`]s for the core, sends the orders the core hands it through [`BrokerHandle`] (the
+//! engine's [`BrokerPort`]), and watches the connection: a lost socket or IB's 1100 is a disconnect,
+//! `ibapi`'s reconnect (notice −8) or IB's 1101/1102 starts a fresh reconciliation.
+//!
+//! `f64` and IB's strings become `Decimal` and the cockpit's types in [`convert`] and nowhere else.
+
+pub mod convert;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ibapi::contracts::Contract;
+use ibapi::contracts::tick_types::TickType;
+use ibapi::orders::{ExecutionFilter, Executions, OrderUpdate, Orders};
+use ibapi::prelude::*;
+use rust_decimal::Decimal;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{BrokerEvent, BrokerPort, Msg, PlaceOrder};
+use crate::config::Profile;
+use crate::domain::{AccountId, Instrument, OrderId, OrderStatus, Price, Quote};
+
+/// How long a connect may take before it counts as failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one reconciliation query may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the connection is looked at (`ibapi` has no state-change stream).
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// Backoff between failed initial connects, in seconds (then the last one, repeated).
+const BACKOFF_SECS: [u64; 6] = [1, 2, 3, 5, 8, 13];
+
+/// Where and as whom to connect, and what to trade.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `host:port` of TWS / IB Gateway.
+    pub address: String,
+    /// The TWS API client id.
+    pub client_id: i32,
+    /// The profile's account allowlist.
+    pub accounts: Vec<AccountId>,
+    /// The instruments to resolve and quote (the symbol allowlist).
+    pub instruments: Vec<Instrument>,
+}
+
+impl Settings {
+    /// The settings of `profile`.
+    #[must_use]
+    pub fn of(profile: &Profile) -> Settings {
+        Settings {
+            address: format!("{}:{}", profile.host, profile.port),
+            client_id: profile.client_id,
+            accounts: profile.accounts.clone(),
+            instruments: profile.policy.symbols.clone(),
+        }
+    }
+}
+
+/// What the engine asks of the adapter.
+#[derive(Debug)]
+enum Command {
+    Place(Box<PlaceOrder>),
+    Cancel(OrderId),
+    Resolve(Vec<(OrderId, String)>),
+}
+
+/// The engine's side of the adapter: a [`BrokerPort`] that queues commands for the adapter's task, so
+/// neither a send nor a cancel ever waits on the network.
+#[derive(Debug, Clone)]
+pub struct BrokerHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl BrokerHandle {
+    /// Hands over the orders in doubt since the restart (`order id`, `orderRef`): the adapter resolves
+    /// each at its next reconciliation, and reconciles no further until the broker has answered for all.
+    pub fn resolve(&self, in_doubt: Vec<(OrderId, String)>) {
+        let _ = self.tx.send(Command::Resolve(in_doubt));
+    }
+}
+
+impl BrokerPort for BrokerHandle {
+    fn place(&mut self, order: PlaceOrder) {
+        let _ = self.tx.send(Command::Place(Box::new(order)));
+    }
+    fn cancel(&mut self, order_id: OrderId) {
+        let _ = self.tx.send(Command::Cancel(order_id));
+    }
+}
+
+/// Starts the adapter; it runs until `cancel`. Everything it observes arrives on `events`.
+#[must_use]
+pub fn spawn(
+    settings: Settings,
+    events: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) -> (BrokerHandle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let adapter = Adapter {
+        settings,
+        events,
+        commands: rx,
+        cancel,
+        contracts: BTreeMap::new(),
+        in_doubt: Vec::new(),
+        queued_cancels: Vec::new(),
+    };
+    (BrokerHandle { tx }, tokio::spawn(adapter.run()))
+}
+
+struct Adapter {
+    settings: Settings,
+    events: mpsc::Sender<Msg>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    cancel: CancellationToken,
+    /// Resolved contracts with their pinned ids, by instrument.
+    contracts: BTreeMap<Instrument, Contract>,
+    /// Orders in doubt since the restart, not yet answered for.
+    in_doubt: Vec<(OrderId, String)>,
+    /// Cancels asked for while disconnected, sent on reconnect.
+    queued_cancels: Vec<OrderId>,
+}
+
+/// Why a session ended.
+enum End {
+    Cancelled,
+    Lost(String),
+}
+
+impl Adapter {
+    async fn run(mut self) {
+        let mut attempt = 0_usize;
+        loop {
+            let connected = tokio::select! {
+                () = self.cancel.cancelled() => return,
+                c = tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&self.settings.address, self.settings.client_id)) => c,
+            };
+            match connected {
+                Ok(Ok(client)) => {
+                    attempt = 0;
+                    let client = Arc::new(client);
+                    let end = self.session(&client).await;
+                    client.disconnect().await;
+                    match end {
+                        End::Cancelled => return,
+                        End::Lost(why) => tracing::warn!(%why, "broker session ended"),
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, address = %self.settings.address, "connect failed"),
+                Err(_) => tracing::warn!(address = %self.settings.address, "connect timed out"),
+            }
+            self.send(Msg::Broker(BrokerEvent::Disconnected)).await;
+            let wait = BACKOFF_SECS[attempt.min(BACKOFF_SECS.len() - 1)];
+            attempt += 1;
+            // Commands keep arriving while down: orders cannot go (the gate is shut), cancels queue.
+            let sleep = tokio::time::sleep(Duration::from_secs(wait));
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    () = self.cancel.cancelled() => return,
+                    () = &mut sleep => break,
+                    Some(cmd) = self.commands.recv() => self.offline(cmd).await,
+                }
+            }
+        }
+    }
+
+    async fn send(&self, msg: Msg) {
+        let _ = self.events.send(msg).await;
+    }
+
+    /// A command while there is no connection.
+    async fn offline(&mut self, cmd: Command) {
+        match cmd {
+            Command::Place(order) => {
+                self.send(Msg::PlaceDropped {
+                    id: order.proposal,
+                    reason: "the broker is not connected".into(),
+                })
+                .await;
+            }
+            Command::Cancel(id) => self.queued_cancels.push(id),
+            Command::Resolve(list) => self.in_doubt.extend(list),
+        }
+    }
+
+    /// One connected session: set-up, reconciliation, then the streams and commands until it ends.
+    async fn session(&mut self, client: &Arc<Client>) -> End {
+        if let Some(why) = self.check_accounts(client) {
+            self.send(Msg::Broker(BrokerEvent::Mismatch { detail: why }))
+                .await;
+        }
+        let next_valid_id = match client.next_valid_order_id().await {
+            Ok(id) => id,
+            Err(e) => return End::Lost(format!("next valid id: {e}")),
+        };
+        self.send(Msg::Broker(BrokerEvent::Connected { next_valid_id }))
+            .await;
+        self.resolve_contracts(client).await;
+        let mut notices = match client.notice_stream() {
+            Ok(n) => n,
+            Err(e) => return End::Lost(format!("notice stream: {e}")),
+        };
+        let updates = match client.order_update_stream().await {
+            Ok(u) => u,
+            Err(e) => return End::Lost(format!("order update stream: {e}")),
+        };
+        let (feed_tx, mut feed) = mpsc::channel::<Msg>(1024);
+        let order_task = tokio::spawn(forward_updates(updates, feed_tx.clone()));
+        let mut data_tasks = self.subscribe(client, &feed_tx);
+        self.reconcile(client).await;
+        for id in std::mem::take(&mut self.queued_cancels) {
+            let _ = client.cancel_order(id.get(), "").await;
+        }
+        let mut watch = tokio::time::interval(WATCH_EVERY);
+        let mut up = true;
+        let end = loop {
+            tokio::select! {
+                () = self.cancel.cancelled() => break End::Cancelled,
+                Some(msg) = feed.recv() => self.send(msg).await,
+                Some(cmd) = self.commands.recv() => self.command(client, cmd).await,
+                notice = notices.next() => match notice {
+                    None => break End::Lost("the connection gave up".into()),
+                    Some(n) => match n.code {
+                        1100 => {
+                            self.send(Msg::Broker(BrokerEvent::Disconnected)).await;
+                        }
+                        -8 | 1101 | 1102 => {
+                            // Back: a fresh id, fresh subscriptions (those open at the drop ended), and
+                            // a full reconciliation before anything risky.
+                            up = true;
+                            if let Ok(next_valid_id) = client.next_valid_order_id().await {
+                                self.send(Msg::Broker(BrokerEvent::Connected { next_valid_id })).await;
+                            }
+                            for task in data_tasks.drain(..) {
+                                task.abort();
+                            }
+                            data_tasks = self.subscribe(client, &feed_tx);
+                            self.reconcile(client).await;
+                            for id in std::mem::take(&mut self.queued_cancels) {
+                                let _ = client.cancel_order(id.get(), "").await;
+                            }
+                        }
+                        code => tracing::debug!(code, message = %n.message, "notice"),
+                    },
+                },
+                _ = watch.tick() => {
+                    if up && !client.is_connected() {
+                        up = false;
+                        self.send(Msg::Broker(BrokerEvent::Disconnected)).await;
+                    }
+                }
+            }
+        };
+        order_task.abort();
+        for task in data_tasks {
+            task.abort();
+        }
+        end
+    }
+
+    /// Every profile account must be managed by the gateway, and the gateway may manage no other.
+    fn check_accounts(&self, client: &Client) -> Option<String> {
+        let managed = client.handshake_managed_accounts();
+        let missing: Vec<String> = self
+            .settings
+            .accounts
+            .iter()
+            .map(ToString::to_string)
+            .filter(|a| !managed.contains(a))
+            .collect();
+        let foreign: Vec<&String> = managed
+            .iter()
+            .filter(|m| !self.settings.accounts.iter().any(|a| a.as_str() == m.as_str()))
+            .collect();
+        match (missing.is_empty(), foreign.is_empty()) {
+            (true, true) => None,
+            (false, _) => Some(format!(
+                "the gateway does not manage {}: refusing to trade",
+                missing.join(", ")
+            )),
+            (true, false) => Some(format!(
+                "the gateway manages accounts outside the profile's allowlist ({}): refusing to trade",
+                foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// Pins each allowlisted instrument's contract id; one IB cannot resolve stays unresolved, and
+    /// orders for it are refused.
+    async fn resolve_contracts(&mut self, client: &Client) {
+        for instrument in &self.settings.instruments {
+            let wanted = convert::contract(instrument, None);
+            let found = tokio::time::timeout(QUERY_TIMEOUT, client.contract_details(&wanted)).await;
+            match found {
+                Ok(Ok(details)) => {
+                    if let [one] = details.as_slice() {
+                        let id = one.contract.contract_id;
+                        self.contracts
+                            .insert(instrument.clone(), convert::contract(instrument, Some(id)));
+                    } else {
+                        tracing::warn!(%instrument, matches = details.len(), "contract not resolved to one");
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(%instrument, error = %e, "contract details failed"),
+                Err(_) => tracing::warn!(%instrument, "contract details timed out"),
+            }
+        }
+    }
+
+    /// Subscribes positions and quotes; returns the forwarding tasks.
+    fn subscribe(&self, client: &Arc<Client>, feed: &mpsc::Sender<Msg>) -> Vec<JoinHandle<()>> {
+        let mut tasks = vec![tokio::spawn(forward_positions(Arc::clone(client), feed.clone()))];
+        for (instrument, contract) in &self.contracts {
+            tasks.push(tokio::spawn(forward_quotes(
+                Arc::clone(client),
+                instrument.clone(),
+                contract.clone(),
+                feed.clone(),
+            )));
+        }
+        tasks
+    }
+
+    async fn command(&mut self, client: &Client, cmd: Command) {
+        match cmd {
+            Command::Place(order) => self.place(client, *order).await,
+            Command::Cancel(id) => {
+                if let Err(e) = client.cancel_order(id.get(), "").await {
+                    tracing::warn!(order_id = id.get(), error = %e, "cancel failed; queued for the reconnect");
+                    self.queued_cancels.push(id);
+                }
+            }
+            Command::Resolve(list) => {
+                if !list.is_empty() {
+                    self.in_doubt.extend(list);
+                    self.reconcile(client).await;
+                }
+            }
+        }
+    }
+
+    /// Sends an approved order, unless its deadline passed or its instrument is unresolved.
+    async fn place(&mut self, client: &Client, order: PlaceOrder) {
+        let proposal = order.proposal;
+        let drop_it = |reason: String| Msg::PlaceDropped { id: proposal, reason };
+        if Utc::now() > order.deadline {
+            self.send(drop_it("its send deadline passed".into())).await;
+            return;
+        }
+        let ticket = order.cleared.ticket();
+        let Some(contract) = self.contracts.get(&ticket.instrument) else {
+            let why = format!("{} is not resolved at the gateway", ticket.instrument);
+            self.send(drop_it(why)).await;
+            return;
+        };
+        let ib = convert::order(ticket, order.order_id.get(), &order.order_ref);
+        if let Err(e) = client.submit_order(order.order_id.get(), contract, &ib).await {
+            // Whether it left is unknown: the next reconciliation finds it by its orderRef.
+            tracing::error!(order_id = order.order_id.get(), error = %e, "submit failed");
+            self.send(Msg::Broker(BrokerEvent::Mismatch {
+                detail: format!("order {} may not have reached IB: {e}", order.order_id.get()),
+            }))
+            .await;
+        }
+    }
+
+    /// Reads the broker's orders and executions, applies what the core has not seen (executions are
+    /// idempotent by exec id), answers for every order in doubt, and says `Reconciled` only when every
+    /// query came back complete.
+    async fn reconcile(&mut self, client: &Client) {
+        let open = collect(client.all_open_orders().await).await;
+        let completed = collect(client.completed_orders(false).await).await;
+        let executions = match client.executions(ExecutionFilter::default()).await {
+            Ok(mut sub) => tokio::time::timeout(QUERY_TIMEOUT, sub.collect_to_end_within(QUERY_TIMEOUT))
+                .await
+                .ok()
+                .and_then(Result::ok),
+            Err(_) => None,
+        };
+        let (Some(open), Some(completed), Some(executions)) = (open, completed, executions) else {
+            // A query cut short by a lost connection is the disconnect's business (the gate is already
+            // shut, and the reconnect reconciles again); a gateway that does not answer while connected
+            // is a fault.
+            if client.is_connected() {
+                self.send(Msg::Broker(BrokerEvent::Mismatch {
+                    detail: "reconciliation incomplete: the gateway did not answer a query".into(),
+                }))
+                .await;
+            }
+            return;
+        };
+        let mut by_ref: BTreeMap<String, (i32, i32, Option<OrderStatus>)> = BTreeMap::new();
+        for row in open.iter().chain(&completed) {
+            if let Orders::OrderData(o) = row {
+                let status = convert::order_event(&o.order_state.status, 0.0)
+                    .and_then(|e| crate::domain::transition(OrderStatus::PendingSubmit, e).ok());
+                by_ref.insert(o.order.order_ref.clone(), (o.order.client_id, o.order_id, status));
+            }
+        }
+        for row in &executions {
+            match row {
+                Executions::ExecutionData(e) => {
+                    let x = &e.execution;
+                    by_ref.entry(x.order_reference.clone()).or_insert((
+                        x.client_id,
+                        x.order_id,
+                        Some(OrderStatus::PartiallyFilled),
+                    ));
+                    if let (Ok(order_id), Some(quantity), Some(price)) = (
+                        OrderId::new(x.order_id),
+                        convert::decimal(x.shares),
+                        convert::decimal(x.price),
+                    ) {
+                        self.send(Msg::Broker(BrokerEvent::Execution {
+                            order_id,
+                            exec_id: x.execution_id.clone(),
+                            quantity,
+                            price,
+                        }))
+                        .await;
+                    }
+                }
+                Executions::CommissionReport(c) => self.send(commission(c)).await,
+            }
+        }
+        for (order_id, order_ref) in std::mem::take(&mut self.in_doubt) {
+            let status = by_ref.get(&order_ref).and_then(|&(client_id, id, status)| {
+                (client_id == self.settings.client_id && id == order_id.get())
+                    .then_some(status.unwrap_or(OrderStatus::Submitted))
+            });
+            self.send(Msg::Broker(BrokerEvent::InDoubtResolved { order_id, status }))
+                .await;
+        }
+        self.send(Msg::Broker(BrokerEvent::Reconciled)).await;
+    }
+}
+
+async fn collect(request: Result<Subscription<Orders>, ibapi::Error>) -> Option<Vec<Orders>> {
+    let mut sub = request.ok()?;
+    tokio::time::timeout(QUERY_TIMEOUT, sub.collect_to_end_within(QUERY_TIMEOUT))
+        .await
+        .ok()?
+        .ok()
+}
+
+fn commission(c: &ibapi::orders::CommissionReport) -> Msg {
+    Msg::Broker(BrokerEvent::Commission {
+        exec_id: c.execution_id.clone(),
+        commission: convert::decimal(c.commission).unwrap_or(Decimal::ZERO),
+        currency: c.currency.clone(),
+        realized_pnl: c.realized_pnl.and_then(convert::decimal),
+    })
+}
+
+/// The order-update stream: statuses, executions and commissions of this client's orders. It ends on a
+/// decode error (and `ibapi` gives no gap marker), which the core must hear about.
+async fn forward_updates(mut updates: Subscription<OrderUpdate>, feed: mpsc::Sender<Msg>) {
+    while let Some(item) = updates.next().await {
+        let msg = match item {
+            Ok(SubscriptionItem::Data(OrderUpdate::OrderStatus(s))) => {
+                let Ok(order_id) = OrderId::new(s.order_id) else {
+                    continue;
+                };
+                match convert::order_event(&s.status, s.filled) {
+                    Some(event) => Msg::Broker(BrokerEvent::OrderStatus { order_id, event }),
+                    None => Msg::Broker(BrokerEvent::Mismatch {
+                        detail: format!("order {}: unknown status {:?}", s.order_id, s.status),
+                    }),
+                }
+            }
+            Ok(SubscriptionItem::Data(OrderUpdate::ExecutionData(e))) => {
+                let x = &e.execution;
+                let (Ok(order_id), Some(quantity), Some(price)) = (
+                    OrderId::new(x.order_id),
+                    convert::decimal(x.shares),
+                    convert::decimal(x.price),
+                ) else {
+                    continue;
+                };
+                Msg::Broker(BrokerEvent::Execution {
+                    order_id,
+                    exec_id: x.execution_id.clone(),
+                    quantity,
+                    price,
+                })
+            }
+            Ok(SubscriptionItem::Data(OrderUpdate::CommissionReport(c))) => commission(&c),
+            Ok(SubscriptionItem::Notice(n)) => {
+                let order_id = n.request_id.and_then(|id| OrderId::new(id).ok());
+                Msg::Broker(BrokerEvent::Error {
+                    order_id,
+                    code: n.code,
+                    text: n.message,
+                })
+            }
+            Ok(SubscriptionItem::Data(_)) => continue,
+            Err(e) if e.is_connection_lost() => continue,
+            Err(e) => {
+                let _ = feed
+                    .send(Msg::Broker(BrokerEvent::Mismatch {
+                        detail: format!("the order update stream ended: {e}"),
+                    }))
+                    .await;
+                return;
+            }
+        };
+        if feed.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Positions as IB reports them, by account and instrument.
+async fn forward_positions(client: Arc<Client>, feed: mpsc::Sender<Msg>) {
+    let Ok(mut sub) = client.positions().await else {
+        return;
+    };
+    while let Some(Ok(item)) = sub.next().await {
+        let SubscriptionItem::Data(ibapi::accounts::PositionUpdate::Position(p)) = item else {
+            continue;
+        };
+        let (Ok(account), Some(quantity)) = (AccountId::parse(&p.account), convert::decimal(p.position))
+        else {
+            continue;
+        };
+        let Ok(symbol) = crate::domain::Symbol::parse(&p.contract.symbol.to_string()) else {
+            continue;
+        };
+        let Ok(currency) = crate::domain::Currency::parse(&p.contract.currency.to_string()) else {
+            continue;
+        };
+        let instrument = Instrument::stock(symbol, currency, p.contract.primary_exchange.to_string());
+        let msg = Msg::Broker(BrokerEvent::Position {
+            account,
+            instrument,
+            quantity,
+        });
+        if feed.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Top of book for one instrument: each change of bid, ask or last is a fresh quote.
+async fn forward_quotes(
+    client: Arc<Client>,
+    instrument: Instrument,
+    contract: Contract,
+    feed: mpsc::Sender<Msg>,
+) {
+    use ibapi::market_data::realtime::TickTypes;
+    let Ok(mut sub) = client.market_data(&contract).subscribe().await else {
+        return;
+    };
+    let mut quote = Quote::empty(Utc::now());
+    while let Some(Ok(item)) = sub.next().await {
+        let SubscriptionItem::Data(tick) = item else {
+            continue;
+        };
+        let price = |v: f64| convert::decimal(v).and_then(|d| Price::new(d).ok());
+        let changed = match tick {
+            TickTypes::PriceSize(t) => set_price(&mut quote, t.price_tick_type, price(t.price)),
+            TickTypes::Price(t) => set_price(&mut quote, t.tick_type, price(t.price)),
+            _ => false,
+        };
+        if changed {
+            quote.received_at = Utc::now();
+            let msg = Msg::Broker(BrokerEvent::Quote {
+                instrument: instrument.clone(),
+                quote: quote.clone(),
+            });
+            if feed.send(msg).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Sets the price a tick is about; returns whether it was one of bid, ask and last.
+fn set_price(
+    q: &mut Quote,
+    kind: ibapi::contracts::tick_types::TickType,
+    p: Option<crate::domain::Price>,
+) -> bool {
+    match kind {
+        TickType::Bid | TickType::DelayedBid => q.bid = p,
+        TickType::Ask | TickType::DelayedAsk => q.ask = p,
+        TickType::Last | TickType::DelayedLast => q.last = p,
+        _ => return false,
+    }
+    true
+}
