@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
-use cockpit::app::{End, Engine, Msg, Source, Stage, State};
+use cockpit::app::{Connection, End, Engine, Msg, Source, Stage, State};
 use cockpit::broker::{self, BrokerHandle, Settings};
 use cockpit::config::{Config, Profile};
 use cockpit::domain::{
@@ -69,10 +69,15 @@ async fn sim_with_aapl() -> SimHandle {
 
 impl Rig {
     async fn start(sim: SimHandle, state_dir: &Path) -> Rig {
+        let (profile, _) = profile(&sim);
+        Rig::start_with(sim, state_dir, Settings::of(&profile)).await
+    }
+
+    async fn start_with(sim: SimHandle, state_dir: &Path, settings: Settings) -> Rig {
         let (profile, config) = profile(&sim);
         let (tx, events) = mpsc::channel(4096);
         let cancel = CancellationToken::new();
-        let (handle, adapter) = broker::spawn(Settings::of(&profile), tx, cancel.clone());
+        let (handle, adapter) = broker::spawn(settings, tx, cancel.clone());
         let engine = Engine::start(
             state_dir,
             profile,
@@ -124,6 +129,7 @@ impl Rig {
                     .is_some_and(|q| q.bid.is_some() && q.ask.is_some())
         })
         .await;
+        self.until("ready", |s| s.connection == Connection::Ready).await;
         self.engine.handle(Msg::Resume { typed: None }, Utc::now()).await;
         let causes: Vec<_> = self.engine.state().trading.causes().collect();
         assert_eq!(
@@ -307,7 +313,9 @@ async fn a_dropped_socket_shuts_the_gate_until_reconnected_and_reconciled() {
         .inject(FaultAction::DropSocket { client_id: None })
         .await
         .unwrap();
-    rig.until("the disconnect", |s| !s.connected).await;
+    rig.until("the socket lost", |s| s.connection == Connection::SocketLost)
+        .await;
+    assert!(!rig.engine.state().connected);
     assert_ne!(rig.engine.state().trading.level(), Level::Active);
     // ibapi reconnects after about a second; the adapter reconciles before the gate may open.
     rig.until("the reconnect", |s| s.connected).await;
@@ -317,5 +325,111 @@ async fn a_dropped_socket_shuts_the_gate_until_reconnected_and_reconciled() {
         .await;
     let sim = rig.stop().await;
     sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn an_order_typed_into_tws_is_shown_as_external_and_alerted() {
+    let d = dir("external");
+    let sim = sim_with_aapl().await;
+    let manual = cockpit::sim::proto::PlaceOrderRequest {
+        contract: Some(cockpit::sim::proto::Contract {
+            symbol: Some("AAPL".into()),
+            sec_type: Some("STK".into()),
+            exchange: Some("SMART".into()),
+            currency: Some("USD".into()),
+            ..Default::default()
+        }),
+        order: Some(cockpit::sim::proto::Order {
+            action: Some("BUY".into()),
+            total_quantity: Some("7".into()),
+            order_type: Some("LMT".into()),
+            lmt_price: Some(150.0),
+            tif: Some("GTC".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    sim.place_manual_order(manual).await.unwrap().unwrap();
+    let mut rig = Rig::start(sim, &d).await;
+    rig.ready().await;
+    assert_eq!(rig.engine.state().external_orders.len(), 1);
+    assert!(
+        rig.engine
+            .state()
+            .alerts
+            .iter()
+            .any(|a| a.text.contains("not placed by this cockpit") && a.text.contains("BUY 7 AAPL LMT"))
+    );
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn a_gateway_that_is_not_there_fails_after_the_backoff_and_a_retry_connects() {
+    let d = dir("retry");
+    // A port with nobody behind it (taken, then let go).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let placeholder = sim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default())
+        .await
+        .unwrap();
+    let (mut profile, _) = profile(&placeholder);
+    profile.port = port;
+    let mut settings = Settings::of(&profile);
+    settings.backoff = vec![Duration::from_millis(10), Duration::from_millis(10)];
+    let (tx, mut events) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let (handle, adapter) = broker::spawn(settings, tx, cancel.clone());
+    let mut seen = Vec::new();
+    while !matches!(seen.last(), Some(Connection::Failed { .. })) {
+        let msg = tokio::time::timeout(WITHIN, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Msg::Broker(cockpit::app::BrokerEvent::Connection(c)) = msg {
+            seen.push(c);
+        }
+    }
+    assert_eq!(
+        seen[..3],
+        [
+            Connection::Connecting,
+            Connection::Reconnecting {
+                attempt: 1,
+                next_try_secs: 0
+            },
+            Connection::Reconnecting {
+                attempt: 2,
+                next_try_secs: 0
+            },
+        ]
+    );
+    let Some(Connection::Failed { why }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(why.contains(&format!("127.0.0.1:{port}")), "{why}");
+    // The gateway comes up; nothing happens until the trader retries.
+    let sim = sim::start(format!("127.0.0.1:{port}").parse().unwrap(), SimConfig::default())
+        .await
+        .unwrap();
+    handle.retry();
+    loop {
+        let msg = tokio::time::timeout(WITHIN, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Msg::Broker(cockpit::app::BrokerEvent::Connection(Connection::Ready)) = msg {
+            break;
+        }
+    }
+    cancel.cancel();
+    adapter.await.unwrap();
+    sim.shutdown().await;
+    placeholder.shutdown().await;
     std::fs::remove_dir_all(&d).unwrap();
 }

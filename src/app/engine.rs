@@ -31,6 +31,9 @@ pub trait BrokerPort: Send {
     fn place(&mut self, order: PlaceOrder);
     /// Asks the broker to cancel an order.
     fn cancel(&mut self, order_id: OrderId);
+    /// The trading state's current epoch, told after every message: a `Place` approved under an older
+    /// one must be dropped, never sent.
+    fn trading_epoch(&mut self, _epoch: u64) {}
 }
 
 /// Why the engine could not start.
@@ -171,6 +174,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
         let mut inbox = VecDeque::from([msg]);
         while let Some(msg) = inbox.pop_front() {
             let effects = self.state.update(msg, now);
+            self.broker.trading_epoch(self.state.trading.epoch());
             let mut records: Vec<JournalRecord> = Vec::new();
             for (done, effect) in effects.into_iter().enumerate() {
                 if done == 1 {

@@ -12,7 +12,7 @@ mod update;
 pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
 pub use lock::{EXIT_LOCKED, LockError, StateLock};
-pub use msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};
+pub use msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
 pub use state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
 
 #[cfg(test)]

@@ -21,6 +21,56 @@ pub enum Source {
     },
 }
 
+/// The broker connection as the adapter sees it, for the screen and the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// The first connect is under way.
+    Connecting,
+    /// Connected; reconciliation has not started.
+    Connected,
+    /// The socket is gone; `ibapi` is reconnecting on its own.
+    SocketLost,
+    /// TWS / IB Gateway lost its own connection to IB (error 1100).
+    ConnectivityLost,
+    /// Waiting to try again.
+    Reconnecting {
+        /// Which attempt comes next (1 is the first retry).
+        attempt: u32,
+        /// Seconds until it.
+        next_try_secs: u64,
+    },
+    /// Comparing the broker's orders, executions and positions with the journal.
+    Reconciling,
+    /// Connected and reconciled.
+    Ready,
+    /// Gave up; the trader can ask for a retry.
+    Failed {
+        /// Why.
+        why: String,
+    },
+}
+
+impl std::fmt::Display for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connecting => f.write_str("connecting"),
+            Self::Connected => f.write_str("connected"),
+            Self::SocketLost => f.write_str("socket lost"),
+            Self::ConnectivityLost => f.write_str("IB connectivity lost (1100)"),
+            Self::Reconnecting {
+                attempt,
+                next_try_secs,
+            } => write!(
+                f,
+                "reconnecting (attempt {attempt}, next try in {next_try_secs} s)"
+            ),
+            Self::Reconciling => f.write_str("reconciling"),
+            Self::Ready => f.write_str("ready"),
+            Self::Failed { why } => write!(f, "failed: {why}"),
+        }
+    }
+}
+
 /// Something the broker adapter observed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BrokerEvent {
@@ -31,6 +81,20 @@ pub enum BrokerEvent {
     },
     /// The connection is gone.
     Disconnected,
+    /// The connection's state changed (what the header shows).
+    Connection(Connection),
+    /// An order at the broker that no journaled intent of this cockpit accounts for (no cockpit
+    /// `orderRef`, another client, typed into TWS, or a mismatched order).
+    ExternalOrder {
+        /// IB's order id.
+        order_id: i32,
+        /// The API client that placed it (0 for TWS itself).
+        client_id: i32,
+        /// Its `orderRef`, if any.
+        order_ref: String,
+        /// What it is, e.g. `BUY 100 AAPL LMT 180`.
+        summary: String,
+    },
     /// Open orders, executions and positions agree with local state again.
     Reconciled,
     /// A reconciliation found a difference.

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::lifecycle::Stage;
-use super::msg::JournalRecord;
+use super::msg::{Connection, JournalRecord};
 use crate::config::{Agent, Profile};
 use crate::domain::{
     AccountId, Alert, AlertId, AlertSource, Instrument, OrderId, OrderStatus, OrderTicket, ProposalId, Quote,
@@ -109,6 +109,10 @@ pub struct State {
     pub counters_day: Option<NaiveDate>,
     /// Whether the broker is connected.
     pub connected: bool,
+    /// The connection as the broker adapter last reported it.
+    pub connection: Connection,
+    /// Orders at the broker that the cockpit did not place, by IB order id and client id.
+    pub external_orders: BTreeSet<(i32, i32)>,
     /// The next order id to use; `None` until the broker announced one.
     pub next_order_id: Option<OrderId>,
     /// The highest order id used, from the journal (ids never repeat).
@@ -140,6 +144,8 @@ impl State {
             counters: DailyCounters::default(),
             counters_day: None,
             connected: false,
+            connection: Connection::Connecting,
+            external_orders: BTreeSet::new(),
             next_order_id: None,
             order_id_high_water: None,
             reject_streak: 0,

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::lifecycle::{End, Stage, Step, next};
-use super::msg::{BrokerEvent, Effect, JournalRecord, Msg, PlaceOrder, Source};
+use super::msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
 use super::state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
 use crate::domain::{AlertSource, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity, Side};
 use crate::journal::kinds;
@@ -559,27 +559,14 @@ impl State {
                     fx,
                 );
             }
-            BrokerEvent::Reconciled => {
-                let in_doubt = self.in_doubt().len();
-                if in_doubt > 0 {
-                    // Nothing new may be sent while an order from before the restart might be live.
-                    fx.push(record(
-                        kinds::BROKER_EVENT,
-                        json!({"event": "reconciled",
-                               "refused": format!("{in_doubt} order(s) still in doubt from before the restart")}),
-                        false,
-                    ));
-                    return;
-                }
-                for cause in [
-                    Cause::Unreconciled,
-                    Cause::OrderStreamLost,
-                    Cause::ReconciliationMismatch,
-                ] {
-                    self.trading.clear(cause);
-                }
-                fx.push(record("broker_event", json!({"event": "reconciled"}), false));
-            }
+            BrokerEvent::Connection(connection) => self.connection(connection, now, fx),
+            BrokerEvent::ExternalOrder {
+                order_id,
+                client_id,
+                order_ref,
+                summary,
+            } => self.external_order(order_id, client_id, &order_ref, &summary, now, fx),
+            BrokerEvent::Reconciled => self.reconciled(fx),
             BrokerEvent::Mismatch { detail } => {
                 self.step_down(
                     Cause::ReconciliationMismatch,
@@ -683,6 +670,79 @@ impl State {
             .values()
             .filter(|p| p.stage == Stage::InDoubt)
             .collect()
+    }
+
+    /// The broker's orders and executions agree with the journal: clears the reconciliation causes,
+    /// unless an order from before the restart is still in doubt.
+    fn reconciled(&mut self, fx: &mut Vec<Effect>) {
+        let in_doubt = self.in_doubt().len();
+        if in_doubt > 0 {
+            // Nothing new may be sent while an order from before the restart might be live.
+            fx.push(record(
+                kinds::BROKER_EVENT,
+                json!({"event": "reconciled",
+                       "refused": format!("{in_doubt} order(s) still in doubt from before the restart")}),
+                false,
+            ));
+            return;
+        }
+        for cause in [
+            Cause::Unreconciled,
+            Cause::OrderStreamLost,
+            Cause::ReconciliationMismatch,
+        ] {
+            self.trading.clear(cause);
+        }
+        fx.push(record("broker_event", json!({"event": "reconciled"}), false));
+    }
+
+    fn connection(&mut self, connection: Connection, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        if matches!(
+            connection,
+            Connection::Failed { .. } | Connection::ConnectivityLost
+        ) {
+            fx.push(record(
+                kinds::BROKER_EVENT,
+                json!({"event": "connection", "state": connection.to_string()}),
+                false,
+            ));
+        }
+        if let Connection::Failed { why } = &connection {
+            self.alert(
+                Severity::Critical,
+                now,
+                format!("the broker connection failed: {why} (retry from the header)"),
+                AlertSource::Broker,
+            );
+        }
+        self.connection = connection;
+    }
+
+    /// An order at the broker the cockpit did not place: journaled and alerted once.
+    fn external_order(
+        &mut self,
+        order_id: i32,
+        client_id: i32,
+        order_ref: &str,
+        summary: &str,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        if !self.external_orders.insert((order_id, client_id)) {
+            return;
+        }
+        fx.push(record(
+            kinds::BROKER_EVENT,
+            json!({"event": "external_order", "order_id": order_id, "client_id": client_id,
+                   "order_ref": order_ref, "summary": summary}),
+            false,
+        ));
+        self.alert(
+            Severity::Warning,
+            now,
+            format!("order {order_id} at the broker was not placed by this cockpit (client {client_id}): {summary}"),
+            AlertSource::Broker,
+        );
     }
 
     fn execution(

@@ -15,9 +15,11 @@ pub mod convert;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use ibapi::RateLimiter;
 use ibapi::contracts::Contract;
 use ibapi::contracts::tick_types::TickType;
 use ibapi::orders::{ExecutionFilter, Executions, OrderUpdate, Orders};
@@ -27,18 +29,25 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{BrokerEvent, BrokerPort, Msg, PlaceOrder};
+use crate::app::{BrokerEvent, BrokerPort, Connection, Msg, PlaceOrder};
 use crate::config::Profile;
 use crate::domain::{AccountId, Instrument, OrderId, OrderStatus, Price, Quote};
 
 /// How long a connect may take before it counts as failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every `orderRef` the cockpit writes starts with this (`ck-p{proposal}-v{version}-i{intent}`).
+pub const ORDER_REF_PREFIX: &str = "ck-";
 /// How long one reconciliation query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the connection is looked at (`ibapi` has no state-change stream).
 const WATCH_EVERY: Duration = Duration::from_millis(250);
-/// Backoff between failed initial connects, in seconds (then the last one, repeated).
-const BACKOFF_SECS: [u64; 6] = [1, 2, 3, 5, 8, 13];
+/// Backoff between failed connects, in seconds; after the last the connection is `Failed` until the
+/// trader asks for a retry.
+const BACKOFF_SECS: [u64; 8] = [1, 2, 3, 5, 8, 13, 21, 30];
+/// Client-to-gateway messages per second: IB allows 50.
+const MESSAGES_PER_SECOND: u32 = 45;
+/// How often a connected adapter reconciles again.
+const RECONCILE_EVERY: Duration = Duration::from_mins(1);
 
 /// Where and as whom to connect, and what to trade.
 #[derive(Debug, Clone)]
@@ -51,6 +60,8 @@ pub struct Settings {
     pub accounts: Vec<AccountId>,
     /// The instruments to resolve and quote (the symbol allowlist).
     pub instruments: Vec<Instrument>,
+    /// Waits between failed connects; after the last the connection is `Failed` until a retry.
+    pub backoff: Vec<Duration>,
 }
 
 impl Settings {
@@ -62,6 +73,7 @@ impl Settings {
             client_id: profile.client_id,
             accounts: profile.accounts.clone(),
             instruments: profile.policy.symbols.clone(),
+            backoff: BACKOFF_SECS.iter().map(|&s| Duration::from_secs(s)).collect(),
         }
     }
 }
@@ -72,6 +84,7 @@ enum Command {
     Place(Box<PlaceOrder>),
     Cancel(OrderId),
     Resolve(Vec<(OrderId, String)>),
+    Retry,
 }
 
 /// The engine's side of the adapter: a [`BrokerPort`] that queues commands for the adapter's task, so
@@ -79,6 +92,7 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct BrokerHandle {
     tx: mpsc::UnboundedSender<Command>,
+    epoch: Arc<AtomicU64>,
 }
 
 impl BrokerHandle {
@@ -86,6 +100,11 @@ impl BrokerHandle {
     /// each at its next reconciliation, and reconciles no further until the broker has answered for all.
     pub fn resolve(&self, in_doubt: Vec<(OrderId, String)>) {
         let _ = self.tx.send(Command::Resolve(in_doubt));
+    }
+
+    /// The trader's retry after the connection failed for good.
+    pub fn retry(&self) {
+        let _ = self.tx.send(Command::Retry);
     }
 }
 
@@ -95,6 +114,9 @@ impl BrokerPort for BrokerHandle {
     }
     fn cancel(&mut self, order_id: OrderId) {
         let _ = self.tx.send(Command::Cancel(order_id));
+    }
+    fn trading_epoch(&mut self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::SeqCst);
     }
 }
 
@@ -106,7 +128,9 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> (BrokerHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let epoch = Arc::new(AtomicU64::new(0));
     let adapter = Adapter {
+        epoch: Arc::clone(&epoch),
         settings,
         events,
         commands: rx,
@@ -115,10 +139,12 @@ pub fn spawn(
         in_doubt: Vec::new(),
         queued_cancels: Vec::new(),
     };
-    (BrokerHandle { tx }, tokio::spawn(adapter.run()))
+    (BrokerHandle { tx, epoch }, tokio::spawn(adapter.run()))
 }
 
 struct Adapter {
+    /// The trading state's epoch as the engine last told it.
+    epoch: Arc<AtomicU64>,
     settings: Settings,
     events: mpsc::Sender<Msg>,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -139,13 +165,19 @@ enum End {
 
 impl Adapter {
     async fn run(mut self) {
-        let mut attempt = 0_usize;
+        let mut attempt = 0_u32;
+        self.connection(Connection::Connecting).await;
         loop {
+            let connect = Client::builder()
+                .address(self.settings.address.clone())
+                .client_id(self.settings.client_id)
+                .rate_limiter(RateLimiter::per_second(MESSAGES_PER_SECOND))
+                .connect();
             let connected = tokio::select! {
                 () = self.cancel.cancelled() => return,
-                c = tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&self.settings.address, self.settings.client_id)) => c,
+                c = tokio::time::timeout(CONNECT_TIMEOUT, connect) => c,
             };
-            match connected {
+            let why = match connected {
                 Ok(Ok(client)) => {
                     attempt = 0;
                     let client = Arc::new(client);
@@ -153,26 +185,62 @@ impl Adapter {
                     client.disconnect().await;
                     match end {
                         End::Cancelled => return,
-                        End::Lost(why) => tracing::warn!(%why, "broker session ended"),
+                        End::Lost(why) => why,
                     }
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, address = %self.settings.address, "connect failed"),
-                Err(_) => tracing::warn!(address = %self.settings.address, "connect timed out"),
-            }
+                Ok(Err(e)) => format!("cannot connect to {}: {e}", self.settings.address),
+                Err(_) => format!(
+                    "no answer from {} within {} s",
+                    self.settings.address,
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            };
+            tracing::warn!(%why, "broker connection down");
             self.send(Msg::Broker(BrokerEvent::Disconnected)).await;
-            let wait = BACKOFF_SECS[attempt.min(BACKOFF_SECS.len() - 1)];
             attempt += 1;
-            // Commands keep arriving while down: orders cannot go (the gate is shut), cancels queue.
-            let sleep = tokio::time::sleep(Duration::from_secs(wait));
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    () = self.cancel.cancelled() => return,
-                    () = &mut sleep => break,
-                    Some(cmd) = self.commands.recv() => self.offline(cmd).await,
+            let wait = if let Some(&wait) = self.settings.backoff.get(attempt as usize - 1) {
+                self.connection(Connection::Reconnecting {
+                    attempt,
+                    next_try_secs: wait.as_secs(),
+                })
+                .await;
+                Some(wait)
+            } else {
+                // Given up: only the trader's retry (or the end) moves on.
+                self.connection(Connection::Failed { why }).await;
+                None
+            };
+            if !self.wait(wait).await {
+                return;
+            }
+            if wait.is_none() {
+                attempt = 0;
+            }
+        }
+    }
+
+    /// Waits `wait` (or, for `None`, for a retry), handling commands meanwhile: orders cannot go (the gate
+    /// is shut), cancels queue. Returns `false` when cancelled.
+    async fn wait(&mut self, wait: Option<Duration>) -> bool {
+        let sleep = tokio::time::sleep(wait.unwrap_or(Duration::MAX / 4));
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = &mut sleep, if wait.is_some() => return true,
+                Some(cmd) = self.commands.recv() => {
+                    if matches!(cmd, Command::Retry) {
+                        self.connection(Connection::Connecting).await;
+                        return true;
+                    }
+                    self.offline(cmd).await;
                 }
             }
         }
+    }
+
+    async fn connection(&self, state: Connection) {
+        self.send(Msg::Broker(BrokerEvent::Connection(state))).await;
     }
 
     async fn send(&self, msg: Msg) {
@@ -191,6 +259,7 @@ impl Adapter {
             }
             Command::Cancel(id) => self.queued_cancels.push(id),
             Command::Resolve(list) => self.in_doubt.extend(list),
+            Command::Retry => {}
         }
     }
 
@@ -223,6 +292,8 @@ impl Adapter {
             let _ = client.cancel_order(id.get(), "").await;
         }
         let mut watch = tokio::time::interval(WATCH_EVERY);
+        let mut periodic =
+            tokio::time::interval_at(tokio::time::Instant::now() + RECONCILE_EVERY, RECONCILE_EVERY);
         let mut up = true;
         let end = loop {
             tokio::select! {
@@ -234,6 +305,7 @@ impl Adapter {
                     Some(n) => match n.code {
                         1100 => {
                             self.send(Msg::Broker(BrokerEvent::Disconnected)).await;
+                            self.connection(Connection::ConnectivityLost).await;
                         }
                         -8 | 1101 | 1102 => {
                             // Back: a fresh id, fresh subscriptions (those open at the drop ended), and
@@ -241,6 +313,7 @@ impl Adapter {
                             up = true;
                             if let Ok(next_valid_id) = client.next_valid_order_id().await {
                                 self.send(Msg::Broker(BrokerEvent::Connected { next_valid_id })).await;
+                                self.connection(Connection::Connected).await;
                             }
                             for task in data_tasks.drain(..) {
                                 task.abort();
@@ -258,8 +331,10 @@ impl Adapter {
                     if up && !client.is_connected() {
                         up = false;
                         self.send(Msg::Broker(BrokerEvent::Disconnected)).await;
+                        self.connection(Connection::SocketLost).await;
                     }
                 }
+                _ = periodic.tick(), if up => self.reconcile(client).await,
             }
         };
         order_task.abort();
@@ -347,6 +422,7 @@ impl Adapter {
                     self.reconcile(client).await;
                 }
             }
+            Command::Retry => {}
         }
     }
 
@@ -354,6 +430,11 @@ impl Adapter {
     async fn place(&mut self, client: &Client, order: PlaceOrder) {
         let proposal = order.proposal;
         let drop_it = |reason: String| Msg::PlaceDropped { id: proposal, reason };
+        if order.epoch != self.epoch.load(Ordering::SeqCst) {
+            self.send(drop_it("the trading state changed before sending".into()))
+                .await;
+            return;
+        }
         if Utc::now() > order.deadline {
             self.send(drop_it("its send deadline passed".into())).await;
             return;
@@ -379,6 +460,7 @@ impl Adapter {
     /// idempotent by exec id), answers for every order in doubt, and says `Reconciled` only when every
     /// query came back complete.
     async fn reconcile(&mut self, client: &Client) {
+        self.connection(Connection::Reconciling).await;
         let open = collect(client.all_open_orders().await).await;
         let completed = collect(client.completed_orders(false).await).await;
         let executions = match client.executions(ExecutionFilter::default()).await {
@@ -401,6 +483,27 @@ impl Adapter {
             return;
         };
         let mut by_ref: BTreeMap<String, (i32, i32, Option<OrderStatus>)> = BTreeMap::new();
+        for row in &open {
+            if let Orders::OrderData(o) = row
+                && (o.order.client_id != self.settings.client_id
+                    || !o.order.order_ref.starts_with(ORDER_REF_PREFIX))
+            {
+                let summary = format!(
+                    "{} {} {} {}",
+                    o.order.action.as_str(),
+                    o.order.total_quantity,
+                    o.contract.symbol,
+                    o.order.order_type
+                );
+                self.send(Msg::Broker(BrokerEvent::ExternalOrder {
+                    order_id: o.order_id,
+                    client_id: o.order.client_id,
+                    order_ref: o.order.order_ref.clone(),
+                    summary,
+                }))
+                .await;
+            }
+        }
         for row in open.iter().chain(&completed) {
             if let Orders::OrderData(o) = row {
                 let status = convert::order_event(&o.order_state.status, 0.0)
@@ -443,6 +546,7 @@ impl Adapter {
                 .await;
         }
         self.send(Msg::Broker(BrokerEvent::Reconciled)).await;
+        self.connection(Connection::Ready).await;
     }
 }
 
