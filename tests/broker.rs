@@ -433,3 +433,53 @@ async fn a_gateway_that_is_not_there_fails_after_the_backoff_and_a_retry_connect
     placeholder.shutdown().await;
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[tokio::test]
+async fn an_instrument_without_market_data_is_shown_unavailable_and_its_orders_refused() {
+    let d = dir("no-data");
+    let mut cfg = SimConfig::default();
+    cfg.scenario.unsubscribed = vec!["MSFT".into()];
+    let sim = sim::start("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap();
+    sim.inject(FaultAction::FreezeQuotes {
+        symbol: "AAPL".into(),
+    })
+    .await
+    .unwrap();
+    let mut rig = Rig::start(sim, &d).await;
+    rig.ready().await;
+    let msft = Instrument::stock(Symbol::parse("MSFT").unwrap(), Currency::USD, "NASDAQ");
+    let known = msft.clone();
+    rig.until("MSFT's data status", move |s| s.market_data.contains_key(&known))
+        .await;
+    let status = rig.engine.state().market_data[&msft].clone();
+    assert!(
+        matches!(&status, cockpit::domain::DataStatus::Unavailable { why } if why.contains("354")),
+        "{status:?}"
+    );
+    assert!(!rig.engine.state().quotes.contains_key(&msft));
+    let mut t = ticket(Side::Buy, "10", "400.00");
+    t.instrument = msft;
+    rig.engine
+        .handle(
+            Msg::Propose {
+                source: Source::Trader,
+                ticket: t,
+                note: String::new(),
+            },
+            Utc::now(),
+        )
+        .await;
+    let (_, p) = rig.engine.state().proposals.last_key_value().unwrap();
+    assert_eq!(p.stage, Stage::Refused);
+    assert!(p.violations.iter().any(|v| v.rule.code() == "NO_QUOTE"));
+    assert!(
+        rig.engine
+            .state()
+            .alerts
+            .iter()
+            .any(|a| a.text.contains("MSFT: market data unavailable"))
+    );
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::domain::{
-    AccountId, AlertId, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Quote,
+    AccountId, AlertId, DataStatus, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId,
+    Quote,
 };
 use crate::policy::{Cleared, Evidence};
 
@@ -108,6 +109,13 @@ pub enum BrokerEvent {
         instrument: Instrument,
         /// The quote.
         quote: Quote,
+    },
+    /// An instrument's market data changed source or stopped.
+    MarketData {
+        /// The instrument.
+        instrument: Instrument,
+        /// Where its quotes come from now.
+        status: DataStatus,
     },
     /// A position as the broker reports it.
     Position {

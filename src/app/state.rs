@@ -10,8 +10,8 @@ use super::lifecycle::Stage;
 use super::msg::{Connection, JournalRecord};
 use crate::config::{Agent, Profile};
 use crate::domain::{
-    AccountId, Alert, AlertId, AlertSource, Instrument, OrderId, OrderStatus, OrderTicket, ProposalId, Quote,
-    Severity,
+    AccountId, Alert, AlertId, AlertSource, DataStatus, Instrument, OrderId, OrderStatus, OrderTicket,
+    ProposalId, Quote, Severity,
 };
 use crate::journal::kinds;
 use crate::policy::{
@@ -97,8 +97,10 @@ pub struct State {
     pub alerts: Vec<Alert>,
     /// Positions by account and instrument.
     pub positions: BTreeMap<(AccountId, Instrument), Decimal>,
-    /// Latest quotes.
+    /// Latest quotes the policy may price with (live data only).
     pub quotes: BTreeMap<Instrument, Quote>,
+    /// Each instrument's market-data source; absent means not reported (treated as live).
+    pub market_data: BTreeMap<Instrument, DataStatus>,
     /// Orders submitted recently (for the duplicate and rate rules).
     pub recent: Vec<Submitted>,
     /// Notional agents sent without approval.
@@ -139,6 +141,7 @@ impl State {
             alerts: Vec::new(),
             positions: BTreeMap::new(),
             quotes: BTreeMap::new(),
+            market_data: BTreeMap::new(),
             recent: Vec::new(),
             unapproved: Vec::new(),
             counters: DailyCounters::default(),

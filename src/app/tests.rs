@@ -696,3 +696,38 @@ fn reconciliation_waits_for_every_order_in_doubt() {
     s.update(Msg::Resume { typed: None }, t0());
     assert_eq!(s.trading.level(), Level::Active);
 }
+
+#[test]
+fn only_live_market_data_prices_orders() {
+    let mut s = state("paper");
+    let fx = s.update(
+        Msg::Broker(BrokerEvent::MarketData {
+            instrument: aapl(),
+            status: crate::domain::DataStatus::Delayed,
+        }),
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["broker_event", "alert"]);
+    assert!(s.quotes.is_empty(), "the live quote is withdrawn");
+    quote(&mut s, t0());
+    assert!(s.quotes.is_empty(), "delayed quotes never reach the policy");
+    let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Buy, "10", "100.01"));
+    assert_eq!(s.proposals[&id].violations[0].rule, Rule::NoQuote);
+    s.update(
+        Msg::Broker(BrokerEvent::MarketData {
+            instrument: aapl(),
+            status: crate::domain::DataStatus::Live,
+        }),
+        t0(),
+    );
+    quote(&mut s, t0());
+    assert!(s.quotes.contains_key(&aapl()));
+    let again = s.update(
+        Msg::Broker(BrokerEvent::MarketData {
+            instrument: aapl(),
+            status: crate::domain::DataStatus::Live,
+        }),
+        t0(),
+    );
+    assert!(again.is_empty(), "an unchanged status says nothing");
+}

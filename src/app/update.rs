@@ -8,7 +8,10 @@ use serde_json::json;
 use super::lifecycle::{End, Stage, Step, next};
 use super::msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
 use super::state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
-use crate::domain::{AlertSource, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity, Side};
+use crate::domain::{
+    AlertSource, DataStatus, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity,
+    Side,
+};
 use crate::journal::kinds;
 use crate::policy::{self, Cause, Evidence, Level, Requester, ResumeBy, Tier, UnapprovedSpend, Verdict};
 
@@ -577,8 +580,15 @@ impl State {
                 );
             }
             BrokerEvent::Quote { instrument, quote } => {
-                self.quotes.insert(instrument, quote);
+                if self
+                    .market_data
+                    .get(&instrument)
+                    .is_none_or(|s| *s == DataStatus::Live)
+                {
+                    self.quotes.insert(instrument, quote);
+                }
             }
+            BrokerEvent::MarketData { instrument, status } => self.market_data(instrument, status, now, fx),
             BrokerEvent::Position {
                 account,
                 instrument,
@@ -694,6 +704,41 @@ impl State {
             self.trading.clear(cause);
         }
         fx.push(record("broker_event", json!({"event": "reconciled"}), false));
+    }
+
+    /// A change of market-data source: anything but live takes the instrument's quote away from the
+    /// policy, journaled and alerted.
+    fn market_data(
+        &mut self,
+        instrument: Instrument,
+        status: DataStatus,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let live = status == DataStatus::Live;
+        let text = status.to_string();
+        let symbol = instrument.symbol.clone();
+        if !live {
+            self.quotes.remove(&instrument);
+        }
+        let before = self.market_data.insert(instrument, status);
+        if before.as_ref().map(ToString::to_string) == Some(text.clone()) || (before.is_none() && live) {
+            return;
+        }
+        fx.push(record(
+            kinds::BROKER_EVENT,
+            json!({"event": "market_data", "symbol": symbol.as_str(), "status": text}),
+            false,
+        ));
+        let (severity, says) = if live {
+            (Severity::Info, format!("{symbol}: live market data again"))
+        } else {
+            (
+                Severity::Warning,
+                format!("{symbol}: market data {text}; orders that need a price are refused"),
+            )
+        };
+        self.alert(severity, now, says, AlertSource::Broker);
     }
 
     fn connection(&mut self, connection: Connection, now: DateTime<Utc>, fx: &mut Vec<Effect>) {

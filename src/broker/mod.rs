@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{BrokerEvent, BrokerPort, Connection, Msg, PlaceOrder};
 use crate::config::Profile;
-use crate::domain::{AccountId, Instrument, OrderId, OrderStatus, Price, Quote};
+use crate::domain::{AccountId, DataStatus, Instrument, OrderId, OrderStatus, Price, Quote};
 
 /// How long a connect may take before it counts as failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -663,31 +663,75 @@ async fn forward_quotes(
     contract: Contract,
     feed: mpsc::Sender<Msg>,
 ) {
+    use ibapi::market_data::MarketDataType;
     use ibapi::market_data::realtime::TickTypes;
-    let Ok(mut sub) = client.market_data(&contract).subscribe().await else {
-        return;
+    let status = |status: DataStatus| {
+        Msg::Broker(BrokerEvent::MarketData {
+            instrument: instrument.clone(),
+            status,
+        })
+    };
+    let mut sub = match client.market_data(&contract).subscribe().await {
+        Ok(sub) => sub,
+        Err(e) => {
+            if !e.is_connection_lost() {
+                let _ = feed.send(status(unavailable(&e))).await;
+            }
+            return;
+        }
     };
     let mut quote = Quote::empty(Utc::now());
-    while let Some(Ok(item)) = sub.next().await {
-        let SubscriptionItem::Data(tick) = item else {
-            continue;
-        };
-        let price = |v: f64| convert::decimal(v).and_then(|d| Price::new(d).ok());
-        let changed = match tick {
-            TickTypes::PriceSize(t) => set_price(&mut quote, t.price_tick_type, price(t.price)),
-            TickTypes::Price(t) => set_price(&mut quote, t.tick_type, price(t.price)),
-            _ => false,
-        };
-        if changed {
-            quote.received_at = Utc::now();
-            let msg = Msg::Broker(BrokerEvent::Quote {
-                instrument: instrument.clone(),
-                quote: quote.clone(),
-            });
-            if feed.send(msg).await.is_err() {
+    while let Some(item) = sub.next().await {
+        let msg = match item {
+            Ok(SubscriptionItem::Data(TickTypes::MarketDataType(kind))) => status(match kind {
+                MarketDataType::Realtime => DataStatus::Live,
+                MarketDataType::Frozen => DataStatus::Frozen,
+                MarketDataType::Delayed | MarketDataType::DelayedFrozen => DataStatus::Delayed,
+                MarketDataType::Unknown => continue,
+            }),
+            Ok(SubscriptionItem::Data(tick)) => {
+                let price = |v: f64| convert::decimal(v).and_then(|d| Price::new(d).ok());
+                let changed = match tick {
+                    TickTypes::PriceSize(t) => set_price(&mut quote, t.price_tick_type, price(t.price)),
+                    TickTypes::Price(t) => set_price(&mut quote, t.tick_type, price(t.price)),
+                    _ => false,
+                };
+                if !changed {
+                    continue;
+                }
+                quote.received_at = Utc::now();
+                Msg::Broker(BrokerEvent::Quote {
+                    instrument: instrument.clone(),
+                    quote: quote.clone(),
+                })
+            }
+            Ok(SubscriptionItem::Notice(n)) if n.code == 10167 => status(DataStatus::Delayed),
+            Ok(SubscriptionItem::Notice(n)) if matches!(n.code, 354 | 200 | 10168) => {
+                status(DataStatus::Unavailable {
+                    why: format!("{} ({})", n.message, n.code),
+                })
+            }
+            Ok(SubscriptionItem::Notice(_)) => continue,
+            // A lost connection ends every subscription; the reconnect subscribes again.
+            Err(e) if e.is_connection_lost() => return,
+            Err(e) => {
+                let _ = feed.send(status(unavailable(&e))).await;
                 return;
             }
+        };
+        if feed.send(msg).await.is_err() {
+            return;
         }
+    }
+}
+
+/// Why a market-data subscription failed or ended, in IB's words.
+fn unavailable(e: &ibapi::Error) -> DataStatus {
+    DataStatus::Unavailable {
+        why: match e {
+            ibapi::Error::Notice(n) => format!("{} ({})", n.message, n.code),
+            other => other.to_string(),
+        },
     }
 }
 

@@ -27,5 +27,5 @@ pub use ids::{AccountId, AccountKind, ClientId, ContractId, OrderId, ProposalId,
 pub use instrument::{Currency, Instrument, SecType};
 pub use money::{MAX_SIGNIFICANT_DIGITS, Money, Price, Quantity, notional};
 pub use order::{OrderTicket, OrderType, Side, Tif};
-pub use quote::{AgeBucket, Quote};
+pub use quote::{AgeBucket, DataStatus, Quote};
 pub use status::{OrderEvent, OrderStatus, TransitionError, transition};

@@ -7,6 +7,34 @@ use serde::{Deserialize, Serialize};
 
 use super::Price;
 
+/// Where an instrument's quotes come from, as the gateway says. Only `Live` quotes price orders: the
+/// policy sees no quote for the others (rules that need one answer `NO_QUOTE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataStatus {
+    /// Real-time data.
+    Live,
+    /// Delayed (typically 15 minutes; IB 10167 or market data type 3/4).
+    Delayed,
+    /// The last data before the market closed (market data type 2).
+    Frozen,
+    /// None: not subscribed (354), no such security (200), or the subscription ended.
+    Unavailable {
+        /// Why, in IB's words with its code.
+        why: String,
+    },
+}
+
+impl std::fmt::Display for DataStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Live => f.write_str("live"),
+            Self::Delayed => f.write_str("delayed"),
+            Self::Frozen => f.write_str("frozen"),
+            Self::Unavailable { why } => write!(f, "unavailable: {why}"),
+        }
+    }
+}
+
 /// The latest top of book for one instrument, as the broker adapter last saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
