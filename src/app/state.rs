@@ -113,6 +113,8 @@ pub struct State {
     pub connected: bool,
     /// The connection as the broker adapter last reported it.
     pub connection: Connection,
+    /// Since when the broker has been disconnected (after having been connected).
+    pub disconnected_since: Option<DateTime<Utc>>,
     /// Orders at the broker that the cockpit did not place, by IB order id and client id.
     pub external_orders: BTreeSet<(i32, i32)>,
     /// The next order id to use; `None` until the broker announced one.
@@ -148,6 +150,7 @@ impl State {
             counters_day: None,
             connected: false,
             connection: Connection::Connecting,
+            disconnected_since: None,
             external_orders: BTreeSet::new(),
             next_order_id: None,
             order_id_high_water: None,

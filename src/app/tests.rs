@@ -731,3 +731,62 @@ fn only_live_market_data_prices_orders() {
     );
     assert!(again.is_empty(), "an unchanged status says nothing");
 }
+
+#[test]
+fn after_a_long_disconnect_agents_working_orders_are_cancelled_and_the_traders_stay() {
+    for (choice, cancelled) in [
+        (
+            crate::config::AfterLongDisconnect::CancelAgentOrders,
+            vec!["CANCEL 1000"],
+        ),
+        (crate::config::AfterLongDisconnect::LeaveOrders, vec![]),
+    ] {
+        let mut s = state("paper");
+        s.profile.policy.step_down.after_long_disconnect = choice;
+        let mut sent = Vec::new();
+        for (source, qty) in [(Source::Agent { uid: 1002 }, "10"), (Source::Trader, "11")] {
+            let (id, _) = propose(&mut s, source, ticket(Side::Buy, qty, "100.01"));
+            let evidence = confirm(&s, id);
+            s.update(Msg::Approve { id, evidence }, t0());
+            sent.push(place(s.update(Msg::IntentCommitted { id }, t0())).order_id.get());
+        }
+        assert_eq!(sent, [1000, 1001], "the agent's order is 1000");
+        let long = i64::from(s.profile.policy.step_down.long_disconnect_secs);
+        // A short outage changes nothing.
+        s.update(Msg::Broker(BrokerEvent::Disconnected), t0());
+        let fx = s.update(
+            Msg::Broker(BrokerEvent::Connected { next_valid_id: 2000 }),
+            t0() + Duration::seconds(long - 1),
+        );
+        assert!(
+            !kinds(&fx).iter().any(|k| k.starts_with("CANCEL")),
+            "{:?}",
+            kinds(&fx)
+        );
+        // A long one applies the profile's choice to the agent's order only.
+        s.update(
+            Msg::Broker(BrokerEvent::Disconnected),
+            t0() + Duration::seconds(long),
+        );
+        let fx = s.update(
+            Msg::Broker(BrokerEvent::Connected { next_valid_id: 2000 }),
+            t0() + Duration::seconds(2 * long),
+        );
+        let got: Vec<String> = kinds(&fx)
+            .into_iter()
+            .filter(|k| k.starts_with("CANCEL"))
+            .collect();
+        assert_eq!(got, cancelled, "{choice:?}");
+        let text = &s
+            .alerts
+            .iter()
+            .rev()
+            .find(|a| a.text.contains("back after"))
+            .unwrap()
+            .text;
+        assert!(
+            text.contains(&format!("after {long} s")) && text.contains("long disconnect"),
+            "{text}"
+        );
+    }
+}

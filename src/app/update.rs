@@ -8,6 +8,7 @@ use serde_json::json;
 use super::lifecycle::{End, Stage, Step, next};
 use super::msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
 use super::state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
+use crate::config::AfterLongDisconnect;
 use crate::domain::{
     AlertSource, DataStatus, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity,
     Side,
@@ -532,6 +533,7 @@ impl State {
         match event {
             BrokerEvent::Connected { next_valid_id } => {
                 self.connected = true;
+                self.after_disconnect(now, fx);
                 self.next_order_id = OrderId::new(next_valid_id).ok();
                 self.trading.clear(Cause::Disconnected);
                 self.step_down(
@@ -548,6 +550,9 @@ impl State {
                 ));
             }
             BrokerEvent::Disconnected => {
+                if self.connected {
+                    self.disconnected_since.get_or_insert(now);
+                }
                 self.connected = false;
                 fx.push(record(
                     kinds::BROKER_EVENT,
@@ -739,6 +744,47 @@ impl State {
             )
         };
         self.alert(severity, now, says, AlertSource::Broker);
+    }
+
+    /// Back after a disconnect: says how long it lasted, and after a long one applies the profile's choice
+    /// for agents' working orders.
+    fn after_disconnect(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let Some(since) = self.disconnected_since.take() else {
+            return;
+        };
+        let secs = now.signed_duration_since(since).num_seconds().max(0);
+        let sd = self.profile.policy.step_down;
+        let long = secs >= i64::from(sd.long_disconnect_secs);
+        let cancel: Vec<OrderId> =
+            if long && sd.after_long_disconnect == AfterLongDisconnect::CancelAgentOrders {
+                self.proposals
+                    .values()
+                    .filter(|p| p.stage == Stage::Sent && p.is_working() && p.agent_uid.is_some())
+                    .filter_map(|p| p.order_id)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        fx.push(record(
+            kinds::BROKER_EVENT,
+            json!({"event": "reconnected", "disconnected_secs": secs, "long": long,
+                   "cancelled": cancel.iter().map(|id| id.get()).collect::<Vec<_>>()}),
+            false,
+        ));
+        let then = match (long, sd.after_long_disconnect) {
+            (false, _) => String::new(),
+            (true, AfterLongDisconnect::CancelAgentOrders) => format!(
+                " (a long disconnect): cancelling {} working agent order(s)",
+                cancel.len()
+            ),
+            (true, AfterLongDisconnect::LeaveOrders) => {
+                " (a long disconnect): agents' working orders left as they are".to_owned()
+            }
+        };
+        let text = format!("broker connection back after {secs} s{then}");
+        let severity = if long { Severity::Warning } else { Severity::Info };
+        self.alert(severity, now, text, AlertSource::Broker);
+        fx.extend(cancel.into_iter().map(|order_id| Effect::Cancel { order_id }));
     }
 
     fn connection(&mut self, connection: Connection, now: DateTime<Utc>, fx: &mut Vec<Effect>) {

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 
 use super::raw::{RawAgent, RawAlerts, RawConfig, RawPolicy, RawProfile, RawSession, RawStepDown, RawSymbol};
 use super::{
-    Action, Agent, AlertSettings, Config, Mode, Permission, Policy, Problem, Profile, Session, StepDown,
-    StepTo, THEMES,
+    Action, AfterLongDisconnect, Agent, AlertSettings, Config, Mode, Permission, Policy, Problem, Profile,
+    Session, StepDown, StepTo, THEMES,
 };
 use crate::domain::{AccountId, AccountKind, Currency, Instrument, OrderType, SecType, Side, Symbol, Tif};
 
@@ -605,6 +605,9 @@ fn nested<'a, S: 'a, T: ?Sized>(
         .map(|v| (v, format!("policy.{table}.{key}")))
 }
 
+/// `policy.step_down.long_disconnect_secs` when not set.
+pub const DEFAULT_LONG_DISCONNECT_SECS: u32 = 60;
+
 fn step_down_table(p: &RawPolicy) -> Option<&RawStepDown> {
     p.step_down.as_ref()
 }
@@ -653,6 +656,26 @@ fn step_down(l: &Layers<'_>, check: &mut Check<'_>) -> Option<StepDown> {
         check,
     );
     let on_journal_error = level("on_journal_error", |s| s.on_journal_error.as_ref(), check);
+    // Optional, with the fail-closed defaults the example documents.
+    let long_disconnect_secs = match nested(l, "step_down", "long_disconnect_secs", step_down_table, |s| {
+        s.long_disconnect_secs.as_ref()
+    }) {
+        Some((v, path)) => check.count(*v, &path, 1, 86_400, "seconds"),
+        None => Some(DEFAULT_LONG_DISCONNECT_SECS),
+    };
+    let after_long_disconnect = match nested(l, "step_down", "after_long_disconnect", step_down_table, |s| {
+        s.after_long_disconnect.as_ref()
+    }) {
+        Some((v, path)) => check.choice(
+            v,
+            &path,
+            &[
+                ("cancel_agent_orders", AfterLongDisconnect::CancelAgentOrders),
+                ("leave_orders", AfterLongDisconnect::LeaveOrders),
+            ],
+        ),
+        None => Some(AfterLongDisconnect::CancelAgentOrders),
+    };
     Some(StepDown {
         reject_streak: reject_streak?,
         on_reject_streak: on_reject_streak?,
@@ -660,6 +683,8 @@ fn step_down(l: &Layers<'_>, check: &mut Check<'_>) -> Option<StepDown> {
         on_duplicate_order_id: on_duplicate_order_id?,
         on_reconciliation_mismatch: on_reconciliation_mismatch?,
         on_journal_error: on_journal_error?,
+        long_disconnect_secs: long_disconnect_secs?,
+        after_long_disconnect: after_long_disconnect?,
     })
 }
 

@@ -137,6 +137,15 @@ pub enum StepTo {
     Halted,
 }
 
+/// What happens to agent-originated working orders when the connection returns after a long disconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AfterLongDisconnect {
+    /// Cancel every working order an agent staged (the trader's own stay).
+    CancelAgentOrders,
+    /// Leave them working.
+    LeaveOrders,
+}
+
 /// `[policy.step_down]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepDown {
@@ -152,6 +161,10 @@ pub struct StepDown {
     pub on_reconciliation_mismatch: StepTo,
     /// Where a journal error steps down to.
     pub on_journal_error: StepTo,
+    /// A disconnect at least this long is a long one.
+    pub long_disconnect_secs: u32,
+    /// What a long disconnect does to agents' working orders when the connection returns.
+    pub after_long_disconnect: AfterLongDisconnect,
 }
 
 /// When orders may be sent, in exchange time.

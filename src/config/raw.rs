@@ -58,6 +58,8 @@ pub struct RawStepDown {
     pub on_duplicate_order_id: Option<String>,
     pub on_reconciliation_mismatch: Option<String>,
     pub on_journal_error: Option<String>,
+    pub long_disconnect_secs: Option<i64>,
+    pub after_long_disconnect: Option<String>,
 }
 
 /// `[policy.session]`.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{Config, Mode, Permission, Policy, Profile, StepTo};
+use super::{AfterLongDisconnect, Config, Mode, Permission, Policy, Profile, StepTo};
 
 /// Writes the effective configuration as plain-text tables.
 pub fn write_summary(config: &Config, path: &str, out: &mut dyn Write) -> io::Result<()> {
@@ -153,13 +153,18 @@ const DETAILS: &[(&str, Shown)] = &[
     ("step down", |p| {
         let d = &p.step_down;
         format!(
-            "rejects×{}→{} disconnect→{} dup-id→{} mismatch→{} journal→{}",
+            "rejects×{}→{} disconnect→{} dup-id→{} mismatch→{} journal→{}; after a disconnect ≥{}s: {}",
             d.reject_streak,
             step(d.on_reject_streak),
             step(d.on_disconnect),
             step(d.on_duplicate_order_id),
             step(d.on_reconciliation_mismatch),
-            step(d.on_journal_error)
+            step(d.on_journal_error),
+            d.long_disconnect_secs,
+            match d.after_long_disconnect {
+                AfterLongDisconnect::CancelAgentOrders => "cancel agents' working orders",
+                AfterLongDisconnect::LeaveOrders => "leave working orders",
+            }
         )
     }),
 ];
