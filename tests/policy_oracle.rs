@@ -916,6 +916,8 @@ fn step_down() -> StepDown {
         on_duplicate_order_id: StepTo::Halted,
         on_reconciliation_mismatch: StepTo::Halted,
         on_journal_error: StepTo::Halted,
+        long_disconnect_secs: 60,
+        after_long_disconnect: cockpit::config::AfterLongDisconnect::CancelAgentOrders,
     }
 }
 
