@@ -88,12 +88,7 @@ impl Rig {
         )
         .await
         .unwrap();
-        let in_doubt = engine
-            .state()
-            .in_doubt()
-            .iter()
-            .map(|p| (p.order_id.unwrap(), p.order_ref.clone().unwrap()))
-            .collect();
+        let in_doubt = cockpit::broker::InDoubt::all(engine.state());
         handle.resolve(in_doubt);
         Rig {
             sim,

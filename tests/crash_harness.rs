@@ -9,6 +9,11 @@
 //!   has started cleanly every intent is either at the broker or recorded as not sent;
 //! - order ids never repeat.
 //!
+//! The same holds through the real broker adapter against the simulator (the gateway's ledger is the
+//! broker's memory): a child aborted after the intent's commit, before the send, and after the order went
+//! on the wire to the gateway before its ack (`after_gateway_send`) leaves no duplicate and no lost order
+//! at the gateway.
+//!
 //! Random kills: 10 in the quick tier, 100 with `COCKPIT_HEAVY=1`, any number with `COCKPIT_CRASH_KILLS`
 //! (the soak: `COCKPIT_CRASH_KILLS=1000 cargo test --release --features failpoints --test crash_harness`);
 //! `COCKPIT_CRASH_SEED` replays a run's kill times.
@@ -39,6 +44,8 @@ const CHILD_LIMIT: Duration = Duration::from_mins(1);
 struct Scene {
     dir: PathBuf,
     ledger: PathBuf,
+    /// The simulator's port, when the child trades through the broker adapter.
+    gateway: Option<u16>,
     /// Every `intent REF` line any child printed.
     said: BTreeSet<String>,
 }
@@ -52,15 +59,19 @@ impl Scene {
         Scene {
             dir: dir.join("state"),
             ledger,
+            gateway: None,
             said: BTreeSet::new(),
         }
     }
 
     fn command(&self, count: u64, failpoint: Option<&str>) -> Command {
         let mut c = Command::new(CHILD);
-        c.arg(&self.dir)
-            .arg(&self.ledger)
-            .arg(count.to_string())
+        c.arg(&self.dir);
+        match self.gateway {
+            Some(port) => c.arg("--gateway").arg(port.to_string()),
+            None => c.arg(&self.ledger),
+        };
+        c.arg(count.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -115,6 +126,12 @@ impl Scene {
 
     /// The invariants of the module doc; `settled`: a child has started since the last crash.
     fn check(&self, settled: bool) -> usize {
+        let ledger = std::fs::read_to_string(&self.ledger).unwrap_or_default();
+        self.check_against(settled, &ledger)
+    }
+
+    /// [`Scene::check`] against a broker ledger of lines `ORDER_REF ...`.
+    fn check_against(&self, settled: bool, ledger: &str) -> usize {
         if !journal::db_path(&self.dir).exists() {
             assert!(self.said.is_empty());
             return 0;
@@ -150,7 +167,6 @@ impl Scene {
         for said in &self.said {
             assert!(intents.contains_key(said), "reported durable, missing: {said}");
         }
-        let ledger = std::fs::read_to_string(&self.ledger).unwrap_or_default();
         let mut at_broker = BTreeSet::new();
         for line in ledger.lines() {
             let order_ref = line.split(' ').next().unwrap().to_owned();
@@ -238,4 +254,59 @@ async fn a_child_killed_at_random_moments_recovers_without_losing_or_repeating_a
         sent >= 3,
         "only {sent} orders reached the broker in {kills} runs (COCKPIT_CRASH_SEED={seed})"
     );
+}
+
+/// The simulator's ledger as lines `ORDER_REF ORDER_ID`: every order client 1 placed and it accepted.
+async fn gateway_ledger(sim: &cockpit::sim::SimHandle) -> String {
+    use std::fmt::Write as _;
+    let mut lines = String::new();
+    for e in sim.ledger().await.unwrap() {
+        if e.client_id == 1
+            && e.kind == cockpit::sim::EntryKind::Place
+            && e.outcome == cockpit::sim::Outcome::Accepted
+        {
+            let _ = writeln!(
+                lines,
+                "{} {}",
+                e.order_ref.unwrap_or_default(),
+                e.order_id.unwrap_or_default()
+            );
+        }
+    }
+    lines
+}
+
+#[tokio::test]
+async fn through_the_adapter_a_crash_around_the_send_neither_loses_nor_repeats_an_order() {
+    for point in ["after_intent_commit", "before_send", "after_gateway_send"] {
+        // One gateway per scene: its ledger is that scene's broker memory.
+        let sim = cockpit::sim::start("127.0.0.1:0".parse().unwrap(), cockpit::sim::SimConfig::default())
+            .await
+            .unwrap();
+        let mut scene = Scene::new(&format!("gateway-{point}"));
+        scene.gateway = Some(sim.addr().port());
+        for nth in 1..=3 {
+            let (status, stderr) = scene.run(10, Some(&format!("{point}@{nth}"))).await;
+            assert_eq!(status.signal(), Some(6), "{point}@{nth}: {status:?} {stderr}");
+            scene.check_against(false, &gateway_ledger(&sim).await);
+            let (status, stderr) = scene.run(1, None).await;
+            assert!(status.success(), "restart after {point}@{nth}: {stderr}");
+            scene.check_against(true, &gateway_ledger(&sim).await);
+        }
+        let sent = scene.check_against(true, &gateway_ledger(&sim).await);
+        assert!(sent >= 3, "{point}: only {sent} orders reached the gateway");
+        // Each crash left an intent in doubt, which the adapter resolved at the gateway: adopted when the
+        // order was on the wire, not sent when it never left.
+        let resolved: Vec<bool> = Reader::open(&scene.dir)
+            .unwrap()
+            .records(1)
+            .unwrap()
+            .iter()
+            .filter(|r| r.kind == kinds::IN_DOUBT)
+            .map(|r| r.data["found"] == true)
+            .collect();
+        let expected = point == "after_gateway_send";
+        assert_eq!(resolved, [expected; 3], "{point}");
+        sim.shutdown().await;
+    }
 }

@@ -117,13 +117,27 @@ async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() 
     let restored: Vec<Stage> = e.state().proposals.values().map(|p| p.stage).collect();
     assert_eq!(
         restored,
-        [Stage::Sent],
-        "the sent order comes back as working until the broker ends it; no approval survives"
+        [Stage::InDoubt],
+        "handed to the broker but never acknowledged: in doubt until the broker says; no approval survives"
     );
     assert_eq!(e.state().order_id_high_water.map(OrderId::get), Some(100));
     // IB answers a stale, lower nextValidId: the next order still gets a fresh id.
     e.handle(Msg::Broker(BrokerEvent::Connected { next_valid_id: 50 }), t0())
         .await;
+    e.handle(Msg::Broker(BrokerEvent::Reconciled), t0()).await;
+    assert_ne!(
+        e.state().trading.level(),
+        cockpit::policy::Level::Active,
+        "not reconciled while in doubt"
+    );
+    e.handle(
+        Msg::Broker(BrokerEvent::InDoubtResolved {
+            order_id: OrderId::new(100).unwrap(),
+            status: Some(cockpit::domain::OrderStatus::Cancelled),
+        }),
+        t0(),
+    )
+    .await;
     e.handle(Msg::Broker(BrokerEvent::Reconciled), t0()).await;
     e.handle(
         Msg::Resume {

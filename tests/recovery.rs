@@ -119,13 +119,22 @@ async fn a_staged_order_that_waited_past_its_window_expires_at_start() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// Sends one order (id 100), then leaves behind the intent of a second (id 101) as a crash between its
+/// Sends one order (id 100, acknowledged by the gateway), then leaves behind the intent of a second (id 101) as a crash between its
 /// commit and its send would; restarts at `t0`.
 async fn crashed_after_second_intent(name: &str) -> (std::path::PathBuf, EngineR) {
     let d = dir(name);
     let mut e = engine(&d).await;
     let first = propose(&mut e, "10").await;
     confirm(&mut e, first).await;
+    // The gateway acknowledged the first: it is a working order, not in doubt.
+    e.handle(
+        Msg::Broker(BrokerEvent::OrderStatus {
+            order_id: OrderId::new(100).unwrap(),
+            event: cockpit::domain::OrderEvent::Working,
+        }),
+        t0(),
+    )
+    .await;
     let second = propose(&mut e, "11").await;
     e.stop().await.unwrap();
     append_copy(&d, kinds::INTENT, |data| {

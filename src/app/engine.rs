@@ -49,7 +49,9 @@ pub enum EngineError {
 
 /// Aborts the process at the named point when built with the `failpoints` feature and
 /// `COCKPIT_FAILPOINT` names it: `NAME` aborts the first time the point is reached, `NAME@N` the N-th time.
-/// Points: `after_intent_commit`, `before_send`, `after_send_before_ack`, `mid_batch`.
+/// Points: `after_intent_commit`, `before_send`, `after_send_before_ack` (after handing the order to the
+/// broker port), `mid_batch`, and in the broker adapter `after_gateway_send` (the order is on the wire to
+/// the gateway, its acknowledgement not yet read).
 #[inline]
 pub fn failpoint(name: &str) {
     #[cfg(feature = "failpoints")]

@@ -4,9 +4,10 @@
 //! approving re-runs the policy), the trading state (a halted cockpit stays halted), today's counters
 //! (exchange-time day) with the recent orders the duplicate, rate and agent-budget rules look back on, the
 //! order-id high-water mark, executions already counted, and every order sent and not yet ended. An intent
-//! that was committed but never recorded as sent is *in doubt*: it comes back as [`Stage::InDoubt`], counts
-//! as working, blocks reconciliation, and waits for the broker to say whether it has the order — it is
-//! never resent. Approvals do not survive. Proposal, intent and alert numbers continue after the highest
+//! that was committed but never acknowledged by the broker (no status, no execution, no in-doubt
+//! resolution) is *in doubt*, whether or not it was handed to the broker port: it comes back as
+//! [`Stage::InDoubt`], counts as working, blocks reconciliation, and waits for the broker to say whether it
+//! has the order — it is never resent. Approvals do not survive. Proposal, intent and alert numbers continue after the highest
 //! used in the whole journal, so `orderRef`s never repeat.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,7 +29,10 @@ enum Fate {
     Pending,
     /// The intent is durable; no record says it was sent.
     Intended,
-    /// Handed to the broker, not ended.
+    /// Handed to the broker port, but the broker never acknowledged it (no status, no execution): with the
+    /// broker adapter the order may still have been in its queue, so it is as much in doubt as `Intended`.
+    Handed,
+    /// The broker acknowledged it; not ended.
     Sent,
     /// Finished (or never sent).
     Ended,
@@ -142,7 +146,13 @@ pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>)
                     }
                 }
             }
-            kinds::SENT => set_fate(&mut replayed, proposal, Fate::Sent),
+            kinds::SENT => {
+                if let Some(p) = proposal.and_then(|id| replayed.get_mut(&id))
+                    && p.fate == Fate::Intended
+                {
+                    p.fate = Fate::Handed;
+                }
+            }
             kinds::NOT_SENT => {
                 unsent.extend(proposal);
                 set_fate(&mut replayed, proposal, Fate::Ended);
@@ -235,7 +245,7 @@ fn broker_event(state: &mut State, replayed: &mut BTreeMap<u64, Replayed>, d: &V
             }
             if let Some(p) = p {
                 // The broker has it: an intent in doubt was sent after all.
-                if p.fate == Fate::Intended {
+                if matches!(p.fate, Fate::Intended | Fate::Handed) {
                     p.fate = Fate::Sent;
                 }
                 if let Some(q) = decimal_of(&d["quantity"]) {
@@ -311,7 +321,7 @@ fn restore(state: &mut State, id: ProposalId, p: Replayed) {
         Fate::Ended => return,
         Fate::Pending if p.tier.is_some() => Stage::AwaitingApproval,
         Fate::Pending => Stage::Refused,
-        Fate::Intended => Stage::InDoubt,
+        Fate::Intended | Fate::Handed => Stage::InDoubt,
         Fate::Sent => Stage::Sent,
     };
     let Some(ticket) = p.ticket else { return };

@@ -4,7 +4,9 @@
 //! it, or the harness kills it. On start it resolves every intent in doubt against the ledger, as the
 //! broker adapter does against IB's open orders, before anything else is sent.
 //!
-//! Usage: `cockpit-crash-child STATE_DIR LEDGER COUNT`. Standard output: `intent ORDER_REF` once an order's
+//! Usage: `cockpit-crash-child STATE_DIR LEDGER COUNT`, or `cockpit-crash-child STATE_DIR --gateway PORT
+//! COUNT` to trade through the real broker adapter against a simulator on 127.0.0.1:PORT (real time,
+//! marketable limit orders at the simulator's ask; in-doubt intents resolved by the adapter at the gateway). Standard output: `intent ORDER_REF` once an order's
 //! intent is durable, `done` at a clean end. Time is simulated: one second per order, starting past the duplicate
 //! window after the journal's last record, so the policy's session and windows behave the same on every run.
 
@@ -18,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use cockpit::app::{BrokerEvent, BrokerPort, Engine, Msg, PlaceOrder, Source, Stage};
+use cockpit::app::{BrokerEvent, BrokerPort, Connection, Engine, Msg, PlaceOrder, Source, Stage};
+use cockpit::broker::BrokerHandle;
 use cockpit::config::Config;
 use cockpit::domain::{
     AccountId, Currency, Instrument, OrderId, OrderStatus, OrderTicket, OrderType, Price, Quantity, Quote,
@@ -232,16 +235,147 @@ async fn run(state_dir: PathBuf, ledger: PathBuf, count: u64) -> Result<(), Stri
     Ok(())
 }
 
+/// Feeds the adapter's messages to the engine until `done` holds, for at most `within`.
+async fn pump(
+    e: &mut Engine<BrokerHandle>,
+    events: &mut tokio::sync::mpsc::Receiver<Msg>,
+    within: std::time::Duration,
+    done: impl Fn(&cockpit::app::State) -> bool,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + within;
+    while !done(e.state()) {
+        let msg = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .map_err(|_| {
+                let alerts: Vec<&str> = e.state().alerts.iter().map(|a| a.text.as_str()).collect();
+                format!(
+                    "timed out; connection {}; alerts {alerts:?}",
+                    e.state().connection
+                )
+            })?
+            .ok_or("the adapter stopped")?;
+        e.handle(msg, Utc::now()).await;
+    }
+    Ok(())
+}
+
+/// The gateway mode: the engine trades through the broker adapter against the simulator at `port`.
+async fn run_gateway(state_dir: PathBuf, port: u16, count: u64) -> Result<(), String> {
+    let config = config()?;
+    // Each order a new index across runs (the intents so far), so that none repeats within the
+    // duplicate window in real time.
+    let first: u64 = Reader::open(&state_dir)
+        .and_then(|r| r.records(1))
+        .map_or(0, |records| {
+            records.iter().filter(|r| r.kind == "intent").count() as u64
+        });
+    let mut profile = config.profiles["paper"].clone();
+    profile.port = port;
+    let (tx, mut events) = tokio::sync::mpsc::channel(4096);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (handle, adapter) =
+        cockpit::broker::spawn(cockpit::broker::Settings::of(&profile), tx, cancel.clone());
+    let mut e = Engine::start(
+        &state_dir,
+        profile,
+        config.agents.clone(),
+        &config.hash,
+        handle.clone(),
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let in_doubt = cockpit::broker::InDoubt::all(e.state());
+    handle.resolve(in_doubt);
+    let within = std::time::Duration::from_secs(20);
+    let instruments: Vec<Instrument> = (0..3).map(instrument).collect();
+    pump(&mut e, &mut events, within, |s| {
+        s.connection == Connection::Ready
+            && s.in_doubt().is_empty()
+            && instruments
+                .iter()
+                .all(|i| s.quotes.get(i).is_some_and(|q| q.ask.is_some()))
+    })
+    .await?;
+    e.handle(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        Utc::now(),
+    )
+    .await;
+    let mut out = std::io::stdout().lock();
+    let mut i = 0;
+    while count == 0 || i < count {
+        let mut ticket = ticket(first + i).ok_or("bad ticket")?;
+        ticket.limit_price = e.state().quotes.get(&ticket.instrument).and_then(|q| q.ask);
+        e.handle(
+            Msg::Propose {
+                source: Source::Trader,
+                ticket,
+                note: String::new(),
+            },
+            Utc::now(),
+        )
+        .await;
+        let Some((&id, p)) = e.state().proposals.last_key_value() else {
+            return Err("no proposal".into());
+        };
+        let fingerprint = p
+            .fingerprint
+            .ok_or_else(|| format!("refused: {:?}", p.violations))?;
+        e.handle(
+            Msg::Approve {
+                id,
+                evidence: Evidence::Confirm(fingerprint),
+            },
+            Utc::now(),
+        )
+        .await;
+        let p = &e.state().proposals[&id];
+        if p.stage != Stage::Sent {
+            return Err(format!(
+                "proposal {} is {} (trading {})",
+                id.0,
+                p.stage,
+                e.state().trading.level()
+            ));
+        }
+        writeln!(out, "intent {}", p.order_ref.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        // Until the gateway has it: each order is acknowledged before the next.
+        pump(&mut e, &mut events, within, |s| {
+            s.proposals[&id].broker_status != Some(OrderStatus::PendingSubmit)
+        })
+        .await?;
+        i += 1;
+    }
+    e.stop().await.map_err(|e| e.to_string())?;
+    cancel.cancel();
+    let _ = adapter.await;
+    writeln!(out, "done").map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [state_dir, ledger, count] = args.as_slice() else {
-        eprintln!("usage: cockpit-crash-child STATE_DIR LEDGER COUNT");
-        return ExitCode::from(2);
+    let (state_dir, ledger, count, gateway) = match args.as_slice() {
+        [state_dir, flag, port, count] if flag == "--gateway" => (state_dir, None, count, port.parse().ok()),
+        [state_dir, ledger, count] => (state_dir, Some(ledger), count, None),
+        _ => {
+            eprintln!("usage: cockpit-crash-child STATE_DIR (LEDGER | --gateway PORT) COUNT");
+            return ExitCode::from(2);
+        }
     };
     let Ok(count) = count.parse() else {
         eprintln!("crash child: COUNT must be a whole number, not {count:?}");
         return ExitCode::from(2);
     };
+    // Warnings (a failed connect, a dropped order) go to stderr, which the harness shows on failure.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .try_init();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -249,7 +383,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(state_dir.into(), ledger.into(), count)) {
+    let result = match (ledger, gateway) {
+        (Some(ledger), _) => runtime.block_on(run(state_dir.into(), ledger.into(), count)),
+        (None, Some(port)) => runtime.block_on(run_gateway(state_dir.into(), port, count)),
+        (None, None) => Err("--gateway needs a port number".into()),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("crash child: {e}");

@@ -3,7 +3,7 @@
 //! approved ticket becomes IB's contract and order.
 
 use ibapi::contracts::{Contract, SecurityType};
-use ibapi::orders::{Action, Order, OrderStatusKind, TimeInForce};
+use ibapi::orders::{Action, ExecutionSide, Order, OrderStatusKind, TimeInForce};
 use rust_decimal::Decimal;
 
 use crate::domain::{Instrument, OrderEvent, OrderTicket, OrderType, SecType, Side, Tif};
@@ -65,6 +65,24 @@ pub fn order(ticket: &OrderTicket, order_id: i32, order_ref: &str) -> Order {
         transmit: true,
         ..Order::default()
     }
+}
+
+/// The side of IB's order action (`SSHORT`/`SLONG` are sells).
+#[must_use]
+pub fn side(action: Action) -> Option<Side> {
+    Some(match action {
+        Action::Buy => Side::Buy,
+        Action::Sell | Action::SellShort | Action::SellLong => Side::Sell,
+    })
+}
+
+/// The side of an execution.
+#[must_use]
+pub fn execution_side(side: &ExecutionSide) -> Option<Side> {
+    Some(match side {
+        ExecutionSide::Bought => Side::Buy,
+        ExecutionSide::Sold => Side::Sell,
+    })
 }
 
 /// What IB's status says happened to an order; `None` for a status the cockpit does not know (the caller

@@ -31,7 +31,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{BrokerEvent, BrokerPort, Connection, Msg, PlaceOrder};
 use crate::config::Profile;
-use crate::domain::{AccountId, DataStatus, Instrument, OrderId, OrderStatus, Price, Quote};
+use crate::domain::{
+    AccountId, DataStatus, Instrument, OrderId, OrderStatus, OrderTicket, Price, Quote, Side,
+};
 
 /// How long a connect may take before it counts as failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,8 +85,50 @@ impl Settings {
 enum Command {
     Place(Box<PlaceOrder>),
     Cancel(OrderId),
-    Resolve(Vec<(OrderId, String)>),
+    Resolve(Vec<InDoubt>),
     Retry,
+}
+
+/// An order in doubt since a restart: its intent is durable, whether it reached the gateway is not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InDoubt {
+    /// The order id its intent used.
+    pub order_id: OrderId,
+    /// Its `orderRef`.
+    pub order_ref: String,
+    /// What was approved: an order found at the gateway is adopted only if it is this order.
+    pub ticket: OrderTicket,
+}
+
+impl InDoubt {
+    /// Every order in doubt in `state`.
+    #[must_use]
+    pub fn all(state: &crate::app::State) -> Vec<InDoubt> {
+        state
+            .in_doubt()
+            .iter()
+            .filter_map(|p| {
+                Some(InDoubt {
+                    order_id: p.order_id?,
+                    order_ref: p.order_ref.clone()?,
+                    ticket: p.ticket.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One row of the gateway's orders or executions, as far as adopting an order in doubt needs it.
+#[derive(Debug)]
+struct Seen {
+    client_id: i32,
+    /// 0 or less when the gateway does not say (TWS omits it on completed orders; `ibapi` reads -1).
+    order_id: i32,
+    symbol: String,
+    side: Option<Side>,
+    /// The size ordered; `None` where the gateway does not say it (executions, completed orders).
+    quantity: Option<f64>,
+    status: OrderStatus,
 }
 
 /// The engine's side of the adapter: a [`BrokerPort`] that queues commands for the adapter's task, so
@@ -96,9 +140,10 @@ pub struct BrokerHandle {
 }
 
 impl BrokerHandle {
-    /// Hands over the orders in doubt since the restart (`order id`, `orderRef`): the adapter resolves
-    /// each at its next reconciliation, and reconciles no further until the broker has answered for all.
-    pub fn resolve(&self, in_doubt: Vec<(OrderId, String)>) {
+    /// Hands over the orders in doubt since the restart: the adapter resolves each at its next
+    /// reconciliation, by `orderRef`, adopting an order only if client id, order id and the order itself
+    /// match.
+    pub fn resolve(&self, in_doubt: Vec<InDoubt>) {
         let _ = self.tx.send(Command::Resolve(in_doubt));
     }
 
@@ -152,7 +197,7 @@ struct Adapter {
     /// Resolved contracts with their pinned ids, by instrument.
     contracts: BTreeMap<Instrument, Contract>,
     /// Orders in doubt since the restart, not yet answered for.
-    in_doubt: Vec<(OrderId, String)>,
+    in_doubt: Vec<InDoubt>,
     /// Cancels asked for while disconnected, sent on reconnect.
     queued_cancels: Vec<OrderId>,
 }
@@ -446,7 +491,11 @@ impl Adapter {
             return;
         };
         let ib = convert::order(ticket, order.order_id.get(), &order.order_ref);
-        if let Err(e) = client.submit_order(order.order_id.get(), contract, &ib).await {
+        let sent = client.submit_order(order.order_id.get(), contract, &ib).await;
+        if sent.is_ok() {
+            crate::app::failpoint("after_gateway_send");
+        }
+        if let Err(e) = sent {
             // Whether it left is unknown: the next reconciliation finds it by its orderRef.
             tracing::error!(order_id = order.order_id.get(), error = %e, "submit failed");
             self.send(Msg::Broker(BrokerEvent::Mismatch {
@@ -454,6 +503,64 @@ impl Adapter {
             }))
             .await;
         }
+    }
+
+    /// Open orders no journaled intent of this cockpit accounts for: another client's, typed into TWS, or
+    /// without a cockpit `orderRef`.
+    async fn report_external(&self, open: &[Orders]) {
+        for row in open {
+            if let Orders::OrderData(o) = row
+                && (o.order.client_id != self.settings.client_id
+                    || !o.order.order_ref.starts_with(ORDER_REF_PREFIX))
+            {
+                let summary = format!(
+                    "{} {} {} {}",
+                    o.order.action.as_str(),
+                    o.order.total_quantity,
+                    o.contract.symbol,
+                    o.order.order_type
+                );
+                self.send(Msg::Broker(BrokerEvent::ExternalOrder {
+                    order_id: o.order_id,
+                    client_id: o.order.client_id,
+                    order_ref: o.order.order_ref.clone(),
+                    summary,
+                }))
+                .await;
+            }
+        }
+    }
+
+    /// Answers for every order in doubt from the gateway's rows by `orderRef`.
+    async fn resolve_in_doubt(&mut self, by_ref: &BTreeMap<String, Vec<Seen>>) {
+        let mut unresolved = Vec::new();
+        for doubt in std::mem::take(&mut self.in_doubt) {
+            let seen = by_ref.get(&doubt.order_ref).map_or(&[][..], Vec::as_slice);
+            let status = match adopt(&doubt, seen, self.settings.client_id) {
+                Adopt::Absent => None,
+                Adopt::Found(status) => Some(status),
+                Adopt::Mismatch(why) => {
+                    // Something with its orderRef is at the gateway but it is not the approved order:
+                    // neither adopted nor written off; trading stops until the trader decides.
+                    self.send(Msg::Broker(BrokerEvent::Mismatch {
+                        detail: format!(
+                            "order {} ({}) at the gateway differs: {why}",
+                            doubt.order_id.get(),
+                            doubt.order_ref
+                        ),
+                    }))
+                    .await;
+                    unresolved.push(doubt);
+                    continue;
+                }
+            };
+            self.send(Msg::Broker(BrokerEvent::InDoubtResolved {
+                order_id: doubt.order_id,
+                status,
+            }))
+            .await;
+        }
+        self.in_doubt = unresolved;
     }
 
     /// Reads the broker's orders and executions, applies what the core has not seen (executions are
@@ -482,44 +589,40 @@ impl Adapter {
             }
             return;
         };
-        let mut by_ref: BTreeMap<String, (i32, i32, Option<OrderStatus>)> = BTreeMap::new();
-        for row in &open {
-            if let Orders::OrderData(o) = row
-                && (o.order.client_id != self.settings.client_id
-                    || !o.order.order_ref.starts_with(ORDER_REF_PREFIX))
-            {
-                let summary = format!(
-                    "{} {} {} {}",
-                    o.order.action.as_str(),
-                    o.order.total_quantity,
-                    o.contract.symbol,
-                    o.order.order_type
-                );
-                self.send(Msg::Broker(BrokerEvent::ExternalOrder {
-                    order_id: o.order_id,
-                    client_id: o.order.client_id,
-                    order_ref: o.order.order_ref.clone(),
-                    summary,
-                }))
-                .await;
-            }
-        }
-        for row in open.iter().chain(&completed) {
+        self.report_external(&open).await;
+        let mut by_ref: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
+        // TWS reports on a completed order what was left unfilled as its quantity, not the size ordered.
+        let rows = open
+            .iter()
+            .map(|r| (r, true))
+            .chain(completed.iter().map(|r| (r, false)));
+        for (row, is_open) in rows {
             if let Orders::OrderData(o) = row {
                 let status = convert::order_event(&o.order_state.status, 0.0)
-                    .and_then(|e| crate::domain::transition(OrderStatus::PendingSubmit, e).ok());
-                by_ref.insert(o.order.order_ref.clone(), (o.order.client_id, o.order_id, status));
+                    .and_then(|e| crate::domain::transition(OrderStatus::PendingSubmit, e).ok())
+                    .unwrap_or(OrderStatus::Submitted);
+                by_ref.entry(o.order.order_ref.clone()).or_default().push(Seen {
+                    client_id: o.order.client_id,
+                    order_id: o.order_id,
+                    symbol: o.contract.symbol.to_string(),
+                    side: convert::side(o.order.action),
+                    quantity: is_open.then_some(o.order.total_quantity),
+                    status,
+                });
             }
         }
         for row in &executions {
             match row {
                 Executions::ExecutionData(e) => {
                     let x = &e.execution;
-                    by_ref.entry(x.order_reference.clone()).or_insert((
-                        x.client_id,
-                        x.order_id,
-                        Some(OrderStatus::PartiallyFilled),
-                    ));
+                    by_ref.entry(x.order_reference.clone()).or_default().push(Seen {
+                        client_id: x.client_id,
+                        order_id: x.order_id,
+                        symbol: e.contract.symbol.to_string(),
+                        side: convert::execution_side(&x.side),
+                        quantity: None,
+                        status: OrderStatus::PartiallyFilled,
+                    });
                     if let (Ok(order_id), Some(quantity), Some(price)) = (
                         OrderId::new(x.order_id),
                         convert::decimal(x.shares),
@@ -537,17 +640,58 @@ impl Adapter {
                 Executions::CommissionReport(c) => self.send(commission(c)).await,
             }
         }
-        for (order_id, order_ref) in std::mem::take(&mut self.in_doubt) {
-            let status = by_ref.get(&order_ref).and_then(|&(client_id, id, status)| {
-                (client_id == self.settings.client_id && id == order_id.get())
-                    .then_some(status.unwrap_or(OrderStatus::Submitted))
-            });
-            self.send(Msg::Broker(BrokerEvent::InDoubtResolved { order_id, status }))
-                .await;
-        }
+        self.resolve_in_doubt(&by_ref).await;
         self.send(Msg::Broker(BrokerEvent::Reconciled)).await;
         self.connection(Connection::Ready).await;
     }
+}
+
+/// What the gateway's rows with an in-doubt order's `orderRef` say about it.
+#[derive(Debug, PartialEq)]
+enum Adopt {
+    /// Nothing with its `orderRef`: it never reached the gateway.
+    Absent,
+    /// The approved order is there, in this status.
+    Found(OrderStatus),
+    /// Something with its `orderRef` is there, but not the approved order (why).
+    Mismatch(String),
+}
+
+/// Adopts an in-doubt order only if every row with its `orderRef` is this client's, has its order id (or
+/// none, as on completed orders) and is the approved instrument, side and quantity.
+fn adopt(doubt: &InDoubt, seen: &[Seen], client_id: i32) -> Adopt {
+    if seen.is_empty() {
+        return Adopt::Absent;
+    }
+    let t = &doubt.ticket;
+    let quantity = t.quantity.get().to_string().parse::<f64>().ok();
+    for s in seen {
+        let why = if s.client_id != client_id {
+            format!("placed by client {}, not {client_id}", s.client_id)
+        } else if s.order_id > 0 && s.order_id != doubt.order_id.get() {
+            format!("order id {}, not {}", s.order_id, doubt.order_id.get())
+        } else if s.symbol != t.instrument.symbol.as_str() {
+            format!("symbol {}, not {}", s.symbol, t.instrument.symbol)
+        } else if s.side != Some(t.side) {
+            format!("side {:?}, not {}", s.side, t.side.as_ib())
+        } else if s.quantity.is_some() && s.quantity != quantity {
+            format!("quantity {:?}, not {}", s.quantity, t.quantity)
+        } else {
+            continue;
+        };
+        return Adopt::Mismatch(why);
+    }
+    // The most advanced status any row shows: a completed order's over a partial execution's.
+    let status = seen
+        .iter()
+        .map(|s| s.status)
+        .max_by_key(|s| match s {
+            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected => 2,
+            OrderStatus::PartiallyFilled => 1,
+            _ => 0,
+        })
+        .unwrap_or(OrderStatus::Submitted);
+    Adopt::Found(status)
 }
 
 async fn collect(request: Result<Subscription<Orders>, ibapi::Error>) -> Option<Vec<Orders>> {
@@ -748,4 +892,74 @@ fn set_price(
         _ => return false,
     }
     true
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use crate::domain::{Currency, OrderType, Quantity, Symbol, Tif};
+
+    fn doubt() -> InDoubt {
+        InDoubt {
+            order_id: OrderId::new(7).unwrap(),
+            order_ref: "ck-p3-v1-i2".into(),
+            ticket: OrderTicket {
+                account: AccountId::parse("DU1234567").unwrap(),
+                instrument: Instrument::stock(Symbol::parse("AAPL").unwrap(), Currency::USD, "NASDAQ"),
+                side: Side::Buy,
+                quantity: Quantity::parse("10").unwrap(),
+                order_type: OrderType::Limit,
+                limit_price: None,
+                stop_price: None,
+                tif: Tif::Day,
+                outside_rth: false,
+            },
+        }
+    }
+
+    fn seen(client_id: i32, order_id: i32, side: Side, quantity: Option<f64>, status: OrderStatus) -> Seen {
+        Seen {
+            client_id,
+            order_id,
+            symbol: "AAPL".into(),
+            side: Some(side),
+            quantity,
+            status,
+        }
+    }
+
+    #[test]
+    fn an_order_in_doubt_is_adopted_only_when_it_is_the_approved_order() {
+        let d = doubt();
+        assert_eq!(adopt(&d, &[], 1), Adopt::Absent);
+        let open = seen(1, 7, Side::Buy, Some(10.0), OrderStatus::Submitted);
+        assert_eq!(adopt(&d, &[open], 1), Adopt::Found(OrderStatus::Submitted));
+        // Completed orders carry no order id and their unfilled rest as quantity; an execution is partial.
+        let done = [
+            seen(1, -1, Side::Buy, None, OrderStatus::Filled),
+            seen(1, 7, Side::Buy, None, OrderStatus::PartiallyFilled),
+        ];
+        assert_eq!(adopt(&d, &done, 1), Adopt::Found(OrderStatus::Filled));
+        for (wrong, says) in [
+            (
+                seen(2, 7, Side::Buy, Some(10.0), OrderStatus::Submitted),
+                "client 2",
+            ),
+            (
+                seen(1, 8, Side::Buy, Some(10.0), OrderStatus::Submitted),
+                "order id 8",
+            ),
+            (seen(1, 7, Side::Sell, Some(10.0), OrderStatus::Submitted), "side"),
+            (
+                seen(1, 7, Side::Buy, Some(11.0), OrderStatus::Submitted),
+                "quantity",
+            ),
+        ] {
+            let Adopt::Mismatch(why) = adopt(&d, &[wrong], 1) else {
+                panic!("{says}")
+            };
+            assert!(why.contains(says), "{why}");
+        }
+    }
 }
