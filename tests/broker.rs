@@ -43,8 +43,13 @@ fn dir(name: &str) -> PathBuf {
 
 /// The example's paper profile, pointed at the simulator, open around the clock.
 fn profile(sim: &SimHandle) -> (Profile, Config) {
+    profile_named(sim, "paper")
+}
+
+/// The example's profile `name`, pointed at the simulator, open around the clock.
+fn profile_named(sim: &SimHandle, name: &str) -> (Profile, Config) {
     let config = Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap();
-    let mut profile = config.profiles["paper"].clone();
+    let mut profile = config.profiles[name].clone();
     profile.port = sim.addr().port();
     profile.policy.session.always_open = true;
     (profile, config)
@@ -75,6 +80,16 @@ impl Rig {
 
     async fn start_with(sim: SimHandle, state_dir: &Path, settings: Settings) -> Rig {
         let (profile, config) = profile(&sim);
+        Rig::start_on(sim, state_dir, settings, profile, &config).await
+    }
+
+    async fn start_on(
+        sim: SimHandle,
+        state_dir: &Path,
+        settings: Settings,
+        profile: Profile,
+        config: &Config,
+    ) -> Rig {
         let (tx, events) = mpsc::channel(4096);
         let cancel = CancellationToken::new();
         let (handle, adapter) = broker::spawn(settings, tx, cancel.clone());
@@ -476,5 +491,43 @@ async fn an_instrument_without_market_data_is_shown_unavailable_and_its_orders_r
     );
     let sim = rig.stop().await;
     sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn a_dry_run_profile_records_the_order_and_sends_nothing() {
+    let d = dir("dry-run");
+    let sim = sim_with_aapl().await;
+    let (profile, config) = profile_named(&sim, "dry-run");
+    let settings = Settings::of(&profile);
+    assert!(settings.dry_run);
+    let mut rig = Rig::start_on(sim, &d, settings, profile, &config).await;
+    rig.ready().await;
+    let id = rig.propose_and_confirm(Side::Buy, "10", "187.12").await;
+    rig.until("the dry run", |s| {
+        s.proposals[&id].stage == Stage::Done(End::DryRun)
+    })
+    .await;
+    assert!(
+        rig.sim.ledger().await.unwrap().is_empty(),
+        "nothing reached the gateway"
+    );
+    assert!(
+        rig.engine
+            .state()
+            .alerts
+            .iter()
+            .any(|a| a.text.contains("recorded, not sent: BUY 10 AAPL LMT 187.12 DAY"))
+    );
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    let recorded = cockpit::journal::Reader::open(&d)
+        .unwrap()
+        .records(1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == kinds::BROKER_EVENT && r.data["event"] == "dry_run")
+        .count();
+    assert_eq!(recorded, 1);
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -41,6 +41,8 @@ pub enum End {
     Withdrawn,
     /// Approved but never sent: the intent could not be made durable, or trading stepped down first.
     NotSent,
+    /// A dry-run profile: the broker adapter recorded the order instead of sending it.
+    DryRun,
 }
 
 /// What can happen to a staged order.
@@ -67,6 +69,8 @@ pub enum Step {
     BrokerEnded(End),
     /// The shell could not hand a durable intent's order to the broker (its records failed to commit).
     Dropped,
+    /// A dry-run profile's broker adapter recorded the order instead of sending it.
+    Recorded,
     /// The broker said whether an in-doubt order reached it.
     Resolved {
         /// Whether the broker knows the order.
@@ -99,6 +103,7 @@ impl fmt::Display for Stage {
             Self::Done(End::Expired) => "expired",
             Self::Done(End::Withdrawn) => "withdrawn",
             Self::Done(End::NotSent) => "not sent",
+            Self::Done(End::DryRun) => "recorded (dry run)",
         };
         f.write_str(text)
     }
@@ -127,6 +132,7 @@ pub fn next(stage: Stage, step: Step) -> Result<Stage, LifecycleError> {
         | (Sent, Step::Dropped)
         | (InDoubt, Step::Resolved { found: false }) => Done(End::NotSent),
         (Sent, Step::BrokerEnded(end @ (End::Filled | End::Cancelled | End::BrokerRejected))) => Done(end),
+        (Sent, Step::Recorded) => Done(End::DryRun),
         _ => return Err(LifecycleError { stage, step }),
     };
     Ok(to)
@@ -136,7 +142,7 @@ pub fn next(stage: Stage, step: Step) -> Result<Stage, LifecycleError> {
 mod tests {
     use super::*;
 
-    const ENDS: [End; 7] = [
+    const ENDS: [End; 8] = [
         End::Filled,
         End::Cancelled,
         End::BrokerRejected,
@@ -144,6 +150,7 @@ mod tests {
         End::Expired,
         End::Withdrawn,
         End::NotSent,
+        End::DryRun,
     ];
 
     fn stages() -> Vec<Stage> {
@@ -169,6 +176,7 @@ mod tests {
             Step::Expire,
             Step::Withdraw,
             Step::Dropped,
+            Step::Recorded,
             Step::Resolved { found: true },
             Step::Resolved { found: false },
         ];
@@ -194,6 +202,7 @@ mod tests {
                 matches!(end, End::Filled | End::Cancelled | End::BrokerRejected).then_some(Done(end))
             }
             Step::Dropped if stage == Sent => Some(Done(End::NotSent)),
+            Step::Recorded if stage == Sent => Some(Done(End::DryRun)),
             Step::Resolved { found } if stage == InDoubt => {
                 Some(if found { Sent } else { Done(End::NotSent) })
             }
@@ -215,7 +224,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed, 19, "the number of allowed transitions");
+        assert_eq!(allowed, 20, "the number of allowed transitions");
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub enum BrokerEvent {
     },
     /// The connection is gone.
     Disconnected,
+    /// A dry-run profile: the adapter recorded this order instead of sending it.
+    DryRun {
+        /// The order id its intent used.
+        order_id: OrderId,
+        /// What would have gone, e.g. `BUY 10 AAPL LMT 187.12 DAY`.
+        summary: String,
+    },
     /// The connection's state changed (what the header shows).
     Connection(Connection),
     /// An order at the broker that no journaled intent of this cockpit accounts for (no cockpit

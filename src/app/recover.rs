@@ -253,6 +253,7 @@ fn broker_event(state: &mut State, replayed: &mut BTreeMap<u64, Replayed>, d: &V
                 }
             }
         }
+        (Some("dry_run"), Some(p)) => p.fate = Fate::Ended,
         (Some("order_status"), Some(p)) => {
             p.fate = match d["status"].as_str() {
                 Some("Filled" | "Cancelled" | "Rejected") => Fate::Ended,
@@ -382,6 +383,7 @@ fn restore(state: &mut State, id: ProposalId, p: Replayed) {
             order_ref: p.order_ref,
             broker_status: None,
             filled: p.filled,
+            cancel_requested: false,
         },
     );
 }

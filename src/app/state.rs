@@ -63,6 +63,8 @@ pub struct Proposal {
     pub broker_status: Option<OrderStatus>,
     /// Shares filled so far.
     pub filled: Decimal,
+    /// Whether the cockpit asked for its cancel (a cancel it did not ask for is alerted).
+    pub cancel_requested: bool,
 }
 
 impl Proposal {

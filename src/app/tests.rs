@@ -790,3 +790,38 @@ fn after_a_long_disconnect_agents_working_orders_are_cancelled_and_the_traders_s
         );
     }
 }
+
+#[test]
+fn partial_fills_and_cancels_the_cockpit_did_not_ask_for_are_alerted() {
+    let mut s = state("paper");
+    let (_, order) = send_one(&mut s);
+    let status = |s: &mut State, event| {
+        s.update(
+            Msg::Broker(BrokerEvent::OrderStatus {
+                order_id: order.order_id,
+                event,
+            }),
+            t0(),
+        );
+        s.alerts.last().map(|a| a.text.clone()).unwrap_or_default()
+    };
+    assert!(status(&mut s, OrderEvent::PartFilled).ends_with("(BUY 10 AAPL) partially filled"));
+    let before = s.alerts.len();
+    status(&mut s, OrderEvent::PartFilled);
+    assert_eq!(s.alerts.len(), before, "once per order, not per fill");
+    assert!(status(&mut s, OrderEvent::Cancelled).contains("cancelled at the broker, not by the cockpit"));
+
+    // A cancel the cockpit asked for (the kill switch) is not a surprise.
+    let mut s = state("paper");
+    let (_, order) = send_one(&mut s);
+    s.update(Msg::KillSwitch, t0());
+    let before = s.alerts.len();
+    s.update(
+        Msg::Broker(BrokerEvent::OrderStatus {
+            order_id: order.order_id,
+            event: OrderEvent::Cancelled,
+        }),
+        t0(),
+    );
+    assert_eq!(s.alerts.len(), before);
+}

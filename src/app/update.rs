@@ -151,6 +151,7 @@ impl State {
                 order_ref: None,
                 broker_status: None,
                 filled: Decimal::ZERO,
+                cancel_requested: false,
             },
         );
         self.recheck(id, now, fx);
@@ -484,9 +485,12 @@ impl State {
         self.step_down(Cause::KillSwitch, Level::Halted, "kill switch", now, fx);
         let working: Vec<OrderId> = self
             .proposals
-            .values()
-            .filter(|p| p.stage == Stage::Sent && p.is_working())
-            .filter_map(|p| p.order_id)
+            .values_mut()
+            .filter(|p| matches!(p.stage, Stage::Sent | Stage::InDoubt) && p.is_working())
+            .filter_map(|p| {
+                p.cancel_requested = true;
+                p.order_id
+            })
             .collect();
         fx.extend(working.into_iter().map(|order_id| Effect::Cancel { order_id }));
     }
@@ -568,6 +572,7 @@ impl State {
                 );
             }
             BrokerEvent::Connection(connection) => self.connection(connection, now, fx),
+            BrokerEvent::DryRun { order_id, summary } => self.dry_run(order_id, &summary, now, fx),
             BrokerEvent::ExternalOrder {
                 order_id,
                 client_id,
@@ -758,9 +763,12 @@ impl State {
         let cancel: Vec<OrderId> =
             if long && sd.after_long_disconnect == AfterLongDisconnect::CancelAgentOrders {
                 self.proposals
-                    .values()
+                    .values_mut()
                     .filter(|p| p.stage == Stage::Sent && p.is_working() && p.agent_uid.is_some())
-                    .filter_map(|p| p.order_id)
+                    .filter_map(|p| {
+                        p.cancel_requested = true;
+                        p.order_id
+                    })
                     .collect()
             } else {
                 Vec::new()
@@ -785,6 +793,29 @@ impl State {
         let severity = if long { Severity::Warning } else { Severity::Info };
         self.alert(severity, now, text, AlertSource::Broker);
         fx.extend(cancel.into_iter().map(|order_id| Effect::Cancel { order_id }));
+    }
+
+    /// A dry-run profile's adapter recorded an order instead of sending it.
+    fn dry_run(&mut self, order_id: OrderId, summary: &str, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let Some(p) = self.by_order_id(order_id) else {
+            return;
+        };
+        let Ok(stage) = next(p.stage, Step::Recorded) else {
+            return;
+        };
+        p.stage = stage;
+        let id = p.id;
+        fx.push(record(
+            kinds::BROKER_EVENT,
+            json!({"event": "dry_run", "proposal": id.0, "order_id": order_id.get(), "order": summary}),
+            true,
+        ));
+        self.alert(
+            Severity::Info,
+            now,
+            format!("dry run: order {} recorded, not sent: {summary}", order_id.get()),
+            AlertSource::System,
+        );
     }
 
     fn connection(&mut self, connection: Connection, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
@@ -900,6 +931,15 @@ impl State {
             p.stage = stage;
         }
         let id = p.id;
+        let unrequested = end == Some(End::Cancelled) && !p.cancel_requested;
+        let part = to == OrderStatus::PartiallyFilled && from != OrderStatus::PartiallyFilled;
+        let what = format!(
+            "order {} ({} {} {})",
+            order_id.get(),
+            p.ticket.side.as_ib(),
+            p.ticket.quantity,
+            p.ticket.instrument.symbol
+        );
         fx.push(record(
             "broker_event",
             json!({"event": "order_status", "proposal": id.0, "order_id": order_id.get(), "status": format!("{to:?}")}),
@@ -907,6 +947,22 @@ impl State {
         ));
         if end == Some(End::Filled) {
             self.reject_streak = 0;
+        }
+        if part {
+            self.alert(
+                Severity::Info,
+                now,
+                format!("{what} partially filled"),
+                AlertSource::Broker,
+            );
+        }
+        if unrequested {
+            self.alert(
+                Severity::Warning,
+                now,
+                format!("{what} was cancelled at the broker, not by the cockpit"),
+                AlertSource::Broker,
+            );
         }
     }
 

@@ -64,6 +64,8 @@ pub struct Settings {
     pub instruments: Vec<Instrument>,
     /// Waits between failed connects; after the last the connection is `Failed` until a retry.
     pub backoff: Vec<Duration>,
+    /// A dry-run profile: orders are recorded, never sent (market data and account are real).
+    pub dry_run: bool,
 }
 
 impl Settings {
@@ -76,6 +78,7 @@ impl Settings {
             accounts: profile.accounts.clone(),
             instruments: profile.policy.symbols.clone(),
             backoff: BACKOFF_SECS.iter().map(|&s| Duration::from_secs(s)).collect(),
+            dry_run: profile.mode == crate::config::Mode::DryRun,
         }
     }
 }
@@ -491,6 +494,23 @@ impl Adapter {
             return;
         };
         let ib = convert::order(ticket, order.order_id.get(), &order.order_ref);
+        if self.settings.dry_run {
+            let summary = format!(
+                "{} {} {} {}{} {}",
+                ticket.side.as_ib(),
+                ticket.quantity,
+                ticket.instrument.symbol,
+                ticket.order_type.as_ib(),
+                ticket.limit_price.map(|p| format!(" {p}")).unwrap_or_default(),
+                ticket.tif.as_ib()
+            );
+            self.send(Msg::Broker(BrokerEvent::DryRun {
+                order_id: order.order_id,
+                summary,
+            }))
+            .await;
+            return;
+        }
         let sent = client.submit_order(order.order_id.get(), contract, &ib).await;
         if sent.is_ok() {
             crate::app::failpoint("after_gateway_send");
