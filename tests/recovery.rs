@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use cockpit::app::{APPROVAL_TTL_SECS, BrokerEvent, End, Msg, Stage};
+use cockpit::app::{APPROVAL_TTL_SECS, BrokerEvent, End, Engine, Msg, Stage};
 use cockpit::domain::{OrderId, OrderStatus, ProposalId};
 use cockpit::journal::{Durability, Entry, Journal, Reader, kinds};
 use cockpit::policy::Level;
@@ -251,5 +251,38 @@ async fn daily_counters_come_back_within_the_exchange_day_and_reset_after_it() {
         .collect();
     assert!(rules.contains(&"DUPLICATE"), "{rules:?}");
     e.stop().await.unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn an_order_in_doubt_belongs_to_its_profile_and_gateway_only() {
+    let (d, e) = crashed_after_second_intent("recover-isolation").await;
+    assert_eq!(e.state().in_doubt().len(), 1);
+    e.stop().await.unwrap();
+    // The same journal opened by the live profile (another gateway): paper's order is not its business,
+    // and it never resolves it; the numbers still continue, so nothing repeats.
+    let config = common::config();
+    let live = Engine::start(
+        &d,
+        config.profiles["live"].clone(),
+        config.agents.clone(),
+        &config.hash,
+        common::Recorder::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert!(live.state().in_doubt().is_empty());
+    assert!(live.state().proposals.is_empty());
+    assert_eq!(
+        live.state().counters.orders,
+        0,
+        "paper's orders do not count on live"
+    );
+    live.stop().await.unwrap();
+    // Back on paper, the order is still in doubt.
+    let paper = start(&d, t0()).await;
+    assert_eq!(paper.state().in_doubt().len(), 1);
+    paper.stop().await.unwrap();
     std::fs::remove_dir_all(&d).unwrap();
 }
