@@ -531,3 +531,39 @@ async fn a_dry_run_profile_records_the_order_and_sends_nothing() {
     assert_eq!(recorded, 1);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[tokio::test]
+async fn account_values_arrive_and_a_margin_jump_is_alerted() {
+    let d = dir("margin");
+    let sim = sim::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimConfig::default().with_sample_positions(),
+    )
+    .await
+    .unwrap();
+    let mut rig = Rig::start(sim, &d).await;
+    let account = AccountId::parse("DU1234567").unwrap();
+    let known = account.clone();
+    rig.until("the account's values", move |s| {
+        s.accounts.get(&known).is_some_and(|a| {
+            a.net_liquidation.is_some() && a.maint_margin.is_some_and(|m| m > rust_decimal::Decimal::ZERO)
+        })
+    })
+    .await;
+    rig.sim
+        .inject(FaultAction::MarginChange {
+            initial: "0.9".parse().unwrap(),
+            maintenance: "0.8".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    rig.until("the margin alert", |s| {
+        s.alerts
+            .iter()
+            .any(|a| a.text.contains("maintenance margin moved"))
+    })
+    .await;
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}

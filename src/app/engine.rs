@@ -160,6 +160,11 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
         &self.state
     }
 
+    /// Takes the alert thresholds of the config (`[alerts]`).
+    pub fn configure_alerts(&mut self, alerts: &crate::config::AlertSettings) {
+        self.state.cushion_warning = alerts.margin_cushion_warning;
+    }
+
     /// The broker port (tests inspect what was sent).
     pub fn broker(&mut self) -> &mut B {
         &mut self.broker

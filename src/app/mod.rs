@@ -13,7 +13,9 @@ pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
 pub use lock::{EXIT_LOCKED, LockError, StateLock};
 pub use msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
-pub use state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
+pub use state::{
+    APPROVAL_TTL_SECS, DEFAULT_CUSHION_WARNING, MAINT_MARGIN_JUMP, PLACE_DEADLINE_SECS, Proposal, State,
+};
 
 #[cfg(test)]
 mod tests;

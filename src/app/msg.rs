@@ -124,6 +124,15 @@ pub enum BrokerEvent {
         /// Where its quotes come from now.
         status: DataStatus,
     },
+    /// One account value as IB's account summary reports it (`NetLiquidation`, `Cushion`, …).
+    AccountValue {
+        /// The account.
+        account: AccountId,
+        /// IB's tag.
+        tag: String,
+        /// The value.
+        value: Decimal,
+    },
     /// A position as the broker reports it.
     Position {
         /// The account.

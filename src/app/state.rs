@@ -10,8 +10,8 @@ use super::lifecycle::Stage;
 use super::msg::{Connection, JournalRecord};
 use crate::config::{Agent, Profile};
 use crate::domain::{
-    AccountId, Alert, AlertId, AlertSource, DataStatus, Instrument, OrderId, OrderStatus, OrderTicket,
-    ProposalId, Quote, Severity,
+    AccountId, AccountSummary, Alert, AlertId, AlertSource, DataStatus, Instrument, OrderId, OrderStatus,
+    OrderTicket, ProposalId, Quote, Severity,
 };
 use crate::journal::kinds;
 use crate::policy::{
@@ -21,6 +21,11 @@ use crate::policy::{
 
 /// How long a staged order waits for approval before it expires.
 pub const APPROVAL_TTL_SECS: i64 = 300;
+/// The cushion below which a margin alert is raised, until the config says otherwise.
+pub const DEFAULT_CUSHION_WARNING: Decimal = Decimal::from_parts(10, 0, 0, false, 2);
+/// A maintenance-margin requirement that moves by more than this fraction at once is alerted.
+pub const MAINT_MARGIN_JUMP: Decimal = Decimal::from_parts(20, 0, 0, false, 2);
+
 /// How long the broker may hold a `Place` before it must drop it.
 pub const PLACE_DEADLINE_SECS: i64 = 5;
 
@@ -97,6 +102,10 @@ pub struct State {
     pub trading: TradingState,
     /// Alerts, newest last.
     pub alerts: Vec<Alert>,
+    /// Account values by account, as IB reports them.
+    pub accounts: BTreeMap<AccountId, AccountSummary>,
+    /// A cushion (excess liquidity / net liquidation) below this is alerted (`alerts.margin_cushion_warning`).
+    pub cushion_warning: Decimal,
     /// Positions by account and instrument.
     pub positions: BTreeMap<(AccountId, Instrument), Decimal>,
     /// Latest quotes the policy may price with (live data only).
@@ -143,6 +152,8 @@ impl State {
             proposals: BTreeMap::new(),
             trading: TradingState::active(),
             alerts: Vec::new(),
+            accounts: BTreeMap::new(),
+            cushion_warning: DEFAULT_CUSHION_WARNING,
             positions: BTreeMap::new(),
             quotes: BTreeMap::new(),
             market_data: BTreeMap::new(),

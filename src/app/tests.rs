@@ -825,3 +825,39 @@ fn partial_fills_and_cancels_the_cockpit_did_not_ask_for_are_alerted() {
     );
     assert_eq!(s.alerts.len(), before);
 }
+
+#[test]
+fn margin_changes_beyond_the_thresholds_are_alerted_once() {
+    let mut s = state("paper");
+    let account = AccountId::parse("DU1234567").unwrap();
+    let value = |s: &mut State, tag: &str, v: &str| {
+        let fx = s.update(
+            Msg::Broker(BrokerEvent::AccountValue {
+                account: account.clone(),
+                tag: tag.into(),
+                value: v.parse().unwrap(),
+            }),
+            t0(),
+        );
+        kinds(&fx)
+    };
+    assert!(value(&mut s, "Cushion", "0.30").is_empty());
+    assert_eq!(value(&mut s, "Cushion", "0.08"), ["broker_event", "alert"]);
+    assert!(value(&mut s, "Cushion", "0.07").is_empty(), "once while below");
+    assert!(value(&mut s, "Cushion", "0.20").is_empty());
+    assert!(value(&mut s, "MaintMarginReq", "1000").is_empty());
+    assert!(
+        value(&mut s, "MaintMarginReq", "1150").is_empty(),
+        "15 % is not a jump"
+    );
+    assert_eq!(value(&mut s, "MaintMarginReq", "1500"), ["broker_event", "alert"]);
+    assert_eq!(value(&mut s, "ExcessLiquidity", "-5"), ["broker_event", "alert"]);
+    assert_eq!(
+        s.alerts.last().unwrap().severity,
+        crate::domain::Severity::Critical
+    );
+    assert!(value(&mut s, "Unknown", "1").is_empty());
+    let summary = &s.accounts[&account];
+    assert_eq!(summary.maint_margin, Some(Decimal::from(1500)));
+    assert_eq!(summary.cushion, Some(Decimal::new(20, 2)));
+}

@@ -7,11 +7,11 @@ use serde_json::json;
 
 use super::lifecycle::{End, Stage, Step, next};
 use super::msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
-use super::state::{APPROVAL_TTL_SECS, PLACE_DEADLINE_SECS, Proposal, State};
+use super::state::{APPROVAL_TTL_SECS, MAINT_MARGIN_JUMP, PLACE_DEADLINE_SECS, Proposal, State};
 use crate::config::AfterLongDisconnect;
 use crate::domain::{
-    AlertSource, DataStatus, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket, ProposalId, Severity,
-    Side,
+    AccountId, AlertSource, DataStatus, Instrument, OrderEvent, OrderId, OrderStatus, OrderTicket,
+    ProposalId, Severity, Side,
 };
 use crate::journal::kinds;
 use crate::policy::{self, Cause, Evidence, Level, Requester, ResumeBy, Tier, UnapprovedSpend, Verdict};
@@ -598,6 +598,9 @@ impl State {
                     self.quotes.insert(instrument, quote);
                 }
             }
+            BrokerEvent::AccountValue { account, tag, value } => {
+                self.account_value(&account, &tag, value, now, fx);
+            }
             BrokerEvent::MarketData { instrument, status } => self.market_data(instrument, status, now, fx),
             BrokerEvent::Position {
                 account,
@@ -714,6 +717,66 @@ impl State {
             self.trading.clear(cause);
         }
         fx.push(record("broker_event", json!({"event": "reconciled"}), false));
+    }
+
+    /// One account value; margin changes beyond the thresholds are alerted (and journaled with the alert):
+    /// the cushion falling below `cushion_warning`, excess liquidity at or below zero, and the maintenance
+    /// requirement moving by more than [`MAINT_MARGIN_JUMP`] at once.
+    fn account_value(
+        &mut self,
+        account: &AccountId,
+        tag: &str,
+        value: Decimal,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let warning = self.cushion_warning;
+        let summary = self.accounts.entry(account.clone()).or_default();
+        let slot = match tag {
+            "NetLiquidation" => &mut summary.net_liquidation,
+            "TotalCashValue" => &mut summary.total_cash,
+            "BuyingPower" => &mut summary.buying_power,
+            "ExcessLiquidity" => &mut summary.excess_liquidity,
+            "Cushion" => &mut summary.cushion,
+            "InitMarginReq" => &mut summary.init_margin,
+            "MaintMarginReq" => &mut summary.maint_margin,
+            _ => return,
+        };
+        let before = slot.replace(value);
+        let alert = match (tag, before) {
+            ("Cushion", Some(b)) if b >= warning && value < warning => Some((
+                Severity::Warning,
+                format!("{account}: margin cushion {value} fell below {warning}"),
+            )),
+            ("Cushion", None) if value < warning => Some((
+                Severity::Warning,
+                format!("{account}: margin cushion {value} is below {warning}"),
+            )),
+            ("ExcessLiquidity", b) if value <= Decimal::ZERO && b.is_none_or(|b| b > Decimal::ZERO) => {
+                Some((
+                    Severity::Critical,
+                    format!("{account}: excess liquidity is {value}: IB may liquidate positions"),
+                ))
+            }
+            ("MaintMarginReq", Some(b)) if b > Decimal::ZERO => {
+                let change = ((value - b) / b).abs();
+                (change > MAINT_MARGIN_JUMP).then(|| {
+                    (
+                        Severity::Warning,
+                        format!("{account}: maintenance margin moved from {b} to {value}"),
+                    )
+                })
+            }
+            _ => None,
+        };
+        if let Some((severity, text)) = alert {
+            fx.push(record(
+                kinds::BROKER_EVENT,
+                json!({"event": "margin", "account": account.as_str(), "tag": tag, "value": value, "before": before}),
+                false,
+            ));
+            self.alert(severity, now, text, AlertSource::Broker);
+        }
     }
 
     /// A change of market-data source: anything but live takes the instrument's quote away from the

@@ -443,7 +443,10 @@ impl Adapter {
 
     /// Subscribes positions and quotes; returns the forwarding tasks.
     fn subscribe(&self, client: &Arc<Client>, feed: &mpsc::Sender<Msg>) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![tokio::spawn(forward_positions(Arc::clone(client), feed.clone()))];
+        let mut tasks = vec![
+            tokio::spawn(forward_positions(Arc::clone(client), feed.clone())),
+            tokio::spawn(forward_account(Arc::clone(client), feed.clone())),
+        ];
         for (instrument, contract) in &self.contracts {
             tasks.push(tokio::spawn(forward_quotes(
                 Arc::clone(client),
@@ -783,6 +786,45 @@ async fn forward_updates(mut updates: Subscription<OrderUpdate>, feed: mpsc::Sen
                 return;
             }
         };
+        if feed.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The account summary tags the cockpit shows and checks.
+const ACCOUNT_TAGS: [&str; 7] = [
+    "NetLiquidation",
+    "TotalCashValue",
+    "BuyingPower",
+    "ExcessLiquidity",
+    "Cushion",
+    "InitMarginReq",
+    "MaintMarginReq",
+];
+
+/// Account values as IB's account summary pushes them.
+async fn forward_account(client: Arc<Client>, feed: mpsc::Sender<Msg>) {
+    use ibapi::accounts::AccountSummaryResult;
+    use ibapi::accounts::types::AccountGroup;
+    let Ok(mut sub) = client
+        .account_summary(&AccountGroup("All".into()), &ACCOUNT_TAGS)
+        .await
+    else {
+        return;
+    };
+    while let Some(Ok(item)) = sub.next().await {
+        let SubscriptionItem::Data(AccountSummaryResult::Summary(row)) = item else {
+            continue;
+        };
+        let (Ok(account), Ok(value)) = (AccountId::parse(&row.account), row.value.parse::<Decimal>()) else {
+            continue;
+        };
+        let msg = Msg::Broker(BrokerEvent::AccountValue {
+            account,
+            tag: row.tag,
+            value,
+        });
         if feed.send(msg).await.is_err() {
             return;
         }
