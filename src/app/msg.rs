@@ -105,6 +105,12 @@ pub enum BrokerEvent {
     },
     /// Open orders, executions and positions agree with local state again.
     Reconciled,
+    /// The order-update (or execution) stream ended: fills and statuses may be missed until it is back and
+    /// reconciled.
+    OrderStreamEnded {
+        /// Why.
+        why: String,
+    },
     /// A reconciliation found a difference.
     Mismatch {
         /// What differs.

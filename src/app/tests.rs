@@ -861,3 +861,31 @@ fn margin_changes_beyond_the_thresholds_are_alerted_once() {
     assert_eq!(summary.maint_margin, Some(Decimal::from(1500)));
     assert_eq!(summary.cushion, Some(Decimal::new(20, 2)));
 }
+
+#[test]
+fn an_order_stream_that_ends_steps_down_until_reconciled() {
+    let mut s = state("paper");
+    let fx = s.update(
+        Msg::Broker(BrokerEvent::OrderStreamEnded {
+            why: "the order update stream ended: decode error".into(),
+        }),
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["trading_state!", "alert"]);
+    assert_eq!(s.trading.level(), Level::Halted);
+    s.update(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Halted, "not before it is reconciled");
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    s.update(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Active);
+}

@@ -535,42 +535,8 @@ impl State {
     fn broker(&mut self, event: BrokerEvent, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let sd = self.profile.policy.step_down;
         match event {
-            BrokerEvent::Connected { next_valid_id } => {
-                self.connected = true;
-                self.after_disconnect(now, fx);
-                self.next_order_id = OrderId::new(next_valid_id).ok();
-                self.trading.clear(Cause::Disconnected);
-                self.step_down(
-                    Cause::Unreconciled,
-                    sd.on_disconnect.into(),
-                    "connected, not yet reconciled",
-                    now,
-                    fx,
-                );
-                fx.push(record(
-                    "broker_event",
-                    json!({"event": "connected", "next_valid_id": next_valid_id}),
-                    false,
-                ));
-            }
-            BrokerEvent::Disconnected => {
-                if self.connected {
-                    self.disconnected_since.get_or_insert(now);
-                }
-                self.connected = false;
-                fx.push(record(
-                    kinds::BROKER_EVENT,
-                    json!({"event": "disconnected"}),
-                    false,
-                ));
-                self.step_down(
-                    Cause::Disconnected,
-                    sd.on_disconnect.into(),
-                    "the broker connection is lost",
-                    now,
-                    fx,
-                );
-            }
+            BrokerEvent::Connected { next_valid_id } => self.connected(next_valid_id, now, fx),
+            BrokerEvent::Disconnected => self.disconnected(now, fx),
             BrokerEvent::Connection(connection) => self.connection(connection, now, fx),
             BrokerEvent::DryRun { order_id, summary } => self.dry_run(order_id, &summary, now, fx),
             BrokerEvent::ExternalOrder {
@@ -580,6 +546,15 @@ impl State {
                 summary,
             } => self.external_order(order_id, client_id, &order_ref, &summary, now, fx),
             BrokerEvent::Reconciled => self.reconciled(fx),
+            BrokerEvent::OrderStreamEnded { why } => {
+                self.step_down(
+                    Cause::OrderStreamLost,
+                    sd.on_reconciliation_mismatch.into(),
+                    &why,
+                    now,
+                    fx,
+                );
+            }
             BrokerEvent::Mismatch { detail } => {
                 self.step_down(
                     Cause::ReconciliationMismatch,
@@ -693,6 +668,47 @@ impl State {
             .values()
             .filter(|p| p.stage == Stage::InDoubt)
             .collect()
+    }
+
+    /// Connected (or back): IB's next id, and trading stays stepped down until reconciled.
+    fn connected(&mut self, next_valid_id: i32, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let sd = self.profile.policy.step_down;
+        self.connected = true;
+        self.after_disconnect(now, fx);
+        self.next_order_id = OrderId::new(next_valid_id).ok();
+        self.trading.clear(Cause::Disconnected);
+        self.step_down(
+            Cause::Unreconciled,
+            sd.on_disconnect.into(),
+            "connected, not yet reconciled",
+            now,
+            fx,
+        );
+        fx.push(record(
+            "broker_event",
+            json!({"event": "connected", "next_valid_id": next_valid_id}),
+            false,
+        ));
+    }
+
+    fn disconnected(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let sd = self.profile.policy.step_down;
+        if self.connected {
+            self.disconnected_since.get_or_insert(now);
+        }
+        self.connected = false;
+        fx.push(record(
+            kinds::BROKER_EVENT,
+            json!({"event": "disconnected"}),
+            false,
+        ));
+        self.step_down(
+            Cause::Disconnected,
+            sd.on_disconnect.into(),
+            "the broker connection is lost",
+            now,
+            fx,
+        );
     }
 
     /// The broker's orders and executions agree with the journal: clears the reconciliation causes,

@@ -333,7 +333,7 @@ impl Adapter {
             Err(e) => return End::Lost(format!("order update stream: {e}")),
         };
         let (feed_tx, mut feed) = mpsc::channel::<Msg>(1024);
-        let order_task = tokio::spawn(forward_updates(updates, feed_tx.clone()));
+        let mut order_task = tokio::spawn(forward_updates(updates, feed_tx.clone()));
         let mut data_tasks = self.subscribe(client, &feed_tx);
         self.reconcile(client).await;
         for id in std::mem::take(&mut self.queued_cancels) {
@@ -363,10 +363,13 @@ impl Adapter {
                                 self.send(Msg::Broker(BrokerEvent::Connected { next_valid_id })).await;
                                 self.connection(Connection::Connected).await;
                             }
-                            for task in data_tasks.drain(..) {
-                                task.abort();
+                            // 1102: IB kept the market data; a socket reconnect (-8) or 1101 lost it.
+                            if n.code != 1102 {
+                                for task in data_tasks.drain(..) {
+                                    task.abort();
+                                }
+                                data_tasks = self.subscribe(client, &feed_tx);
                             }
-                            data_tasks = self.subscribe(client, &feed_tx);
                             self.reconcile(client).await;
                             for id in std::mem::take(&mut self.queued_cancels) {
                                 let _ = client.cancel_order(id.get(), "").await;
@@ -375,6 +378,17 @@ impl Adapter {
                         code => tracing::debug!(code, message = %n.message, "notice"),
                     },
                 },
+                _ = &mut order_task => {
+                    // The order-update stream ended (a decode error ends it, with no gap marker): the
+                    // core has stepped down; subscribe again and reconcile what was missed.
+                    match client.order_update_stream().await {
+                        Ok(updates) => {
+                            order_task = tokio::spawn(forward_updates(updates, feed_tx.clone()));
+                            self.reconcile(client).await;
+                        }
+                        Err(e) => break End::Lost(format!("order update stream: {e}")),
+                    }
+                }
                 _ = watch.tick() => {
                     if up && !client.is_connected() {
                         up = false;
@@ -779,8 +793,8 @@ async fn forward_updates(mut updates: Subscription<OrderUpdate>, feed: mpsc::Sen
             Err(e) if e.is_connection_lost() => continue,
             Err(e) => {
                 let _ = feed
-                    .send(Msg::Broker(BrokerEvent::Mismatch {
-                        detail: format!("the order update stream ended: {e}"),
+                    .send(Msg::Broker(BrokerEvent::OrderStreamEnded {
+                        why: format!("the order update stream ended: {e}"),
                     }))
                     .await;
                 return;
