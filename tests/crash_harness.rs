@@ -192,6 +192,10 @@ impl Scene {
 
 impl Drop for Scene {
     fn drop(&mut self) {
+        // A failed run's state dir stays for a look (its path is in the failure's message).
+        if std::thread::panicking() {
+            return;
+        }
         if let Some(root) = self.dir.parent() {
             let _ = std::fs::remove_dir_all(root);
         }
@@ -287,7 +291,12 @@ async fn through_the_adapter_a_crash_around_the_send_neither_loses_nor_repeats_a
         scene.gateway = Some(sim.addr().port());
         for nth in 1..=3 {
             let (status, stderr) = scene.run(10, Some(&format!("{point}@{nth}"))).await;
-            assert_eq!(status.signal(), Some(6), "{point}@{nth}: {status:?} {stderr}");
+            assert_eq!(
+                status.signal(),
+                Some(6),
+                "{point}@{nth} in {}: {status:?} {stderr}",
+                scene.dir.display()
+            );
             scene.check_against(false, &gateway_ledger(&sim).await);
             let (status, stderr) = scene.run(1, None).await;
             assert!(status.success(), "restart after {point}@{nth}: {stderr}");

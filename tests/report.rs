@@ -544,6 +544,7 @@ async fn the_report_of_a_journal_written_by_the_engine_across_a_restart() {
             exec_id: exec_id.to_owned(),
             quantity: dec(quantity),
             price: dec(price),
+            replay: false,
         };
         e.handle(Msg::Broker(execution), t(2)).await;
     }

@@ -165,6 +165,17 @@ pub enum BrokerEvent {
         quantity: Decimal,
         /// Fill price.
         price: Decimal,
+        /// Found by a reconciliation rather than streamed: the position snapshot that follows a
+        /// reconnect already holds it, so it moves the order's fill but not the position.
+        replay: bool,
+    },
+    /// The gateway's status of one of this cockpit's orders, found by a reconciliation by its `orderRef`
+    /// (completed orders carry no order id).
+    StatusFound {
+        /// The order's `orderRef`.
+        order_ref: String,
+        /// Its status at the gateway.
+        status: OrderStatus,
     },
     /// A commission report for an execution (IB sends it after the execution).
     Commission {

@@ -394,6 +394,7 @@ fn fills_are_idempotent_by_execution_id_and_move_the_position() {
             exec_id: exec_id.into(),
             quantity: Decimal::from(qty),
             price: Decimal::new(10_001, 2),
+            replay: false,
         })
     };
     s.update(exec("e1", 4), t0());
@@ -480,6 +481,7 @@ fn order_ids_never_repeat_and_nothing_is_approved_without_one() {
     );
     s.order_id_high_water = Some(OrderId::new(5000).unwrap());
     s.next_order_id = Some(OrderId::new(1000).unwrap());
+    s.connected = true;
     s.update(
         Msg::Approve {
             id,
@@ -888,4 +890,47 @@ fn an_order_stream_that_ends_steps_down_until_reconciled() {
         t0(),
     );
     assert_eq!(s.trading.level(), Level::Active);
+}
+
+#[test]
+fn the_gate_is_shut_while_disconnected_or_unreconciled_even_for_a_reducing_order() {
+    let mut s = state("paper");
+    s.positions.insert(
+        (AccountId::parse("DU1234567").unwrap(), aapl()),
+        Decimal::from(100),
+    );
+    // A sell that reduces the position passes the Reducing level, but not the gate.
+    for (event, cause) in [
+        (BrokerEvent::Disconnected, "not connected"),
+        (BrokerEvent::Connected { next_valid_id: 3000 }, "not reconciled"),
+    ] {
+        s.update(Msg::Broker(event), t0());
+        assert_eq!(s.trading.level(), Level::Reducing);
+        let (id, _) = propose(&mut s, Source::Trader, ticket(Side::Sell, "10", "100.00"));
+        assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval, "{cause}");
+        let evidence = confirm(&s, id);
+        let fx = s.update(Msg::Approve { id, evidence }, t0());
+        assert!(
+            fx.iter().all(|e| !matches!(e, Effect::Place(_))) && !kinds(&fx).contains(&"intent!".to_string()),
+            "{cause}: {:?}",
+            kinds(&fx)
+        );
+        let Effect::Journal(r) = fx.last().unwrap() else {
+            panic!()
+        };
+        assert!(
+            r.data["refused"]
+                .as_str()
+                .unwrap()
+                .starts_with("the gate is shut"),
+            "{r:?}"
+        );
+        assert_eq!(
+            s.proposals[&id].stage,
+            Stage::AwaitingApproval,
+            "approvable once the gate opens"
+        );
+    }
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    assert_eq!(s.gate_shut(), None);
 }

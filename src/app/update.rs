@@ -231,6 +231,16 @@ impl State {
         let Some(verdict) = self.recheck(id, now, fx) else {
             return;
         };
+        // The gate: nothing but cancels goes out unless connected and reconciled (P12), whatever the
+        // policy's level would allow; the card stays, to be approved again once the gate opens.
+        if let Some(shut) = self.gate_shut() {
+            fx.push(record(
+                "human_action",
+                json!({"action": "approve", "proposal": id.0, "refused": shut}),
+                true,
+            ));
+            return;
+        }
         let refused = match policy::approve(verdict, evidence) {
             Ok(cleared) => {
                 self.commit_intent(id, cleared, evidence, fx);
@@ -243,6 +253,27 @@ impl State {
             json!({"action": "approve", "proposal": id.0, "refused": refused}),
             true,
         ));
+    }
+
+    /// Why no order may go out now, if the gate is shut: not connected, or not reconciled since connecting,
+    /// or the order stream lost.
+    #[must_use]
+    pub fn gate_shut(&self) -> Option<String> {
+        if !self.connected {
+            return Some("the gate is shut: the broker is not connected".into());
+        }
+        let blocking: Vec<&str> = self
+            .trading
+            .causes()
+            .filter(|(c, _)| {
+                matches!(
+                    c,
+                    Cause::Disconnected | Cause::Unreconciled | Cause::OrderStreamLost
+                )
+            })
+            .map(|(c, _)| c.label())
+            .collect();
+        (!blocking.is_empty()).then(|| format!("the gate is shut until reconciled: {}", blocking.join(", ")))
     }
 
     /// Holds the `Cleared` and asks the journal to commit the intent; sending waits for that commit.
@@ -590,7 +621,9 @@ impl State {
                 exec_id,
                 quantity,
                 price,
-            } => self.execution(order_id, &exec_id, quantity, price, fx),
+                replay,
+            } => self.execution(order_id, &exec_id, (quantity, price), replay, fx),
+            BrokerEvent::StatusFound { order_ref, status } => self.status_found(&order_ref, status, now, fx),
             BrokerEvent::Commission {
                 exec_id,
                 commission,
@@ -616,18 +649,29 @@ impl State {
         now: DateTime<Utc>,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(p) = self
-            .proposals
-            .values_mut()
-            .find(|p| p.order_id == Some(order_id) && p.stage == Stage::InDoubt)
-        else {
+        // In doubt since a restart, or sent this session and never acknowledged by the gateway.
+        let Some(p) = self.proposals.values_mut().find(|p| {
+            p.order_id == Some(order_id)
+                && (p.stage == Stage::InDoubt
+                    || (p.stage == Stage::Sent
+                        && p.broker_status.is_none_or(|s| s == OrderStatus::PendingSubmit)))
+        }) else {
             return;
         };
+        let restarted = p.stage == Stage::InDoubt;
         let found = status.is_some();
-        let Ok(stage) = next(p.stage, Step::Resolved { found }) else {
-            return;
+        // A sent order that is found stays sent; one that is not was never there.
+        let step = match (restarted, found) {
+            (true, _) => Some(Step::Resolved { found }),
+            (false, false) => Some(Step::Dropped),
+            (false, true) => None,
         };
-        p.stage = stage;
+        if let Some(step) = step {
+            let Ok(stage) = next(p.stage, step) else {
+                return;
+            };
+            p.stage = stage;
+        }
         p.broker_status = status;
         let end = match status {
             Some(OrderStatus::Filled) => Some(End::Filled),
@@ -647,14 +691,16 @@ impl State {
                    "status": status.map(|s| format!("{s:?}"))}),
             true,
         ));
+        let when = if restarted {
+            "from before the restart"
+        } else {
+            "sent but never acknowledged"
+        };
         let text = if found {
-            format!(
-                "order {} from before the restart reached the broker",
-                order_id.get()
-            )
+            format!("order {} {when} reached the broker", order_id.get())
         } else {
             format!(
-                "order {} from before the restart never reached the broker: not sent, and not resent",
+                "order {} {when} never reached the broker: not sent, and not resent",
                 order_id.get()
             )
         };
@@ -946,12 +992,14 @@ impl State {
         );
     }
 
+    /// A fill `(quantity, price)`, applied once per exec id. A streamed fill moves the position at once
+    /// (IB's position update that follows it replaces the figure); a replayed one does not.
     fn execution(
         &mut self,
         order_id: OrderId,
         exec_id: &str,
-        quantity: Decimal,
-        price: Decimal,
+        (quantity, price): (Decimal, Decimal),
+        replay: bool,
         fx: &mut Vec<Effect>,
     ) {
         if !self.seen_executions.insert(exec_id.to_owned()) {
@@ -968,14 +1016,55 @@ impl State {
             -quantity
         };
         let id = p.id;
-        let position = self.positions.entry(key).or_insert(Decimal::ZERO);
-        *position = position.checked_add(signed).unwrap_or(*position);
+        if !replay {
+            let position = self.positions.entry(key).or_insert(Decimal::ZERO);
+            *position = position.checked_add(signed).unwrap_or(*position);
+        }
         fx.push(record(
             "broker_event",
             json!({"event": "execution", "proposal": id.0, "order_id": order_id.get(), "exec_id": exec_id,
-                   "quantity": quantity, "price": price}),
+                   "quantity": quantity, "price": price, "replay": replay}),
             false,
         ));
+    }
+
+    /// The gateway's status of an order found by reconciliation. It ends an order the stream did not
+    /// (filled, cancelled or rejected while the cockpit was cut off), or acknowledges one never
+    /// acknowledged; a working order's status is left to the stream (IB says `Submitted` for a partly
+    /// filled one).
+    fn status_found(
+        &mut self,
+        order_ref: &str,
+        status: OrderStatus,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self
+            .proposals
+            .values()
+            .find(|p| p.stage == Stage::Sent && p.order_ref.as_deref() == Some(order_ref))
+        else {
+            return;
+        };
+        let (Some(order_id), local) = (p.order_id, p.broker_status) else {
+            return;
+        };
+        let unacknowledged = local.is_none_or(|l| l == OrderStatus::PendingSubmit);
+        let event = match status {
+            OrderStatus::Filled => OrderEvent::Filled,
+            OrderStatus::Cancelled => OrderEvent::Cancelled,
+            OrderStatus::Rejected => OrderEvent::Rejected,
+            OrderStatus::Inactive => OrderEvent::Deactivated,
+            OrderStatus::PreSubmitted if unacknowledged => OrderEvent::Accepted,
+            OrderStatus::Submitted if unacknowledged => OrderEvent::Working,
+            OrderStatus::PartiallyFilled if unacknowledged => OrderEvent::PartFilled,
+            OrderStatus::PendingCancel if unacknowledged => OrderEvent::CancelRequested,
+            _ => return,
+        };
+        if local == Some(status) {
+            return;
+        }
+        self.order_status(order_id, event, now, fx);
     }
 
     fn order_status(
@@ -991,6 +1080,18 @@ impl State {
         let from = p.broker_status.unwrap_or(OrderStatus::PendingSubmit);
         let to = match crate::domain::transition(from, event) {
             Ok(to) => to,
+            // An order that is over cannot come back: a working status after it is a stale echo (IB
+            // repeats open-order rows on the order stream when asked for them), not a broken stream.
+            Err(_) if from.is_terminal() => {
+                let id = p.id;
+                fx.push(record(
+                    kinds::BROKER_EVENT,
+                    json!({"event": "stale_status", "proposal": id.0, "order_id": order_id.get(),
+                           "status": format!("{from:?}"), "ignored": format!("{event:?}")}),
+                    false,
+                ));
+                return;
+            }
             Err(e) => {
                 let why = format!("order {}: {e}", order_id.get());
                 self.step_down(Cause::OrderStreamLost, Level::Reducing, &why, now, fx);

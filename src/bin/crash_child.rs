@@ -259,6 +259,16 @@ async fn pump(
     Ok(())
 }
 
+/// Why the proposal was refused, with the trading state's causes and the alerts, for the harness.
+fn refused(s: &cockpit::app::State, p: &cockpit::app::Proposal) -> String {
+    let causes: Vec<_> = s.trading.causes().collect();
+    let alerts: Vec<&str> = s.alerts.iter().map(|a| a.text.as_str()).collect();
+    format!(
+        "refused: {:?}; causes {causes:?}; alerts {alerts:?}",
+        p.violations
+    )
+}
+
 /// The gateway mode: the engine trades through the broker adapter against the simulator at `port`.
 async fn run_gateway(state_dir: PathBuf, port: u16, count: u64) -> Result<(), String> {
     let config = config()?;
@@ -321,9 +331,7 @@ async fn run_gateway(state_dir: PathBuf, port: u16, count: u64) -> Result<(), St
         let Some((&id, p)) = e.state().proposals.last_key_value() else {
             return Err("no proposal".into());
         };
-        let fingerprint = p
-            .fingerprint
-            .ok_or_else(|| format!("refused: {:?}", p.violations))?;
+        let fingerprint = p.fingerprint.ok_or_else(|| refused(e.state(), p))?;
         e.handle(
             Msg::Approve {
                 id,

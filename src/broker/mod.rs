@@ -186,6 +186,7 @@ pub fn spawn(
         contracts: BTreeMap::new(),
         in_doubt: Vec::new(),
         queued_cancels: Vec::new(),
+        unacked: BTreeMap::new(),
     };
     (BrokerHandle { tx, epoch }, tokio::spawn(adapter.run()))
 }
@@ -203,6 +204,9 @@ struct Adapter {
     in_doubt: Vec<InDoubt>,
     /// Cancels asked for while disconnected, sent on reconnect.
     queued_cancels: Vec<OrderId>,
+    /// Orders submitted this session that the gateway has not acknowledged (no status, no execution):
+    /// each reconciliation finds them by `orderRef`, or says they never arrived.
+    unacked: BTreeMap<i32, InDoubt>,
 }
 
 /// Why a session ended.
@@ -333,7 +337,11 @@ impl Adapter {
             Err(e) => return End::Lost(format!("order update stream: {e}")),
         };
         let (feed_tx, mut feed) = mpsc::channel::<Msg>(1024);
-        let mut order_task = tokio::spawn(forward_updates(updates, feed_tx.clone()));
+        let mut order_task = tokio::spawn(forward_orders_and_positions(
+            Arc::clone(client),
+            updates,
+            feed_tx.clone(),
+        ));
         let mut data_tasks = self.subscribe(client, &feed_tx);
         self.reconcile(client).await;
         for id in std::mem::take(&mut self.queued_cancels) {
@@ -346,7 +354,15 @@ impl Adapter {
         let end = loop {
             tokio::select! {
                 () = self.cancel.cancelled() => break End::Cancelled,
-                Some(msg) = feed.recv() => self.send(msg).await,
+                Some(msg) = feed.recv() => {
+                    if let Msg::Broker(
+                        BrokerEvent::OrderStatus { order_id, .. } | BrokerEvent::Execution { order_id, .. },
+                    ) = &msg
+                    {
+                        self.unacked.remove(&order_id.get());
+                    }
+                    self.send(msg).await;
+                }
                 Some(cmd) = self.commands.recv() => self.command(client, cmd).await,
                 notice = notices.next() => match notice {
                     None => break End::Lost("the connection gave up".into()),
@@ -356,24 +372,8 @@ impl Adapter {
                             self.connection(Connection::ConnectivityLost).await;
                         }
                         -8 | 1101 | 1102 => {
-                            // Back: a fresh id, fresh subscriptions (those open at the drop ended), and
-                            // a full reconciliation before anything risky.
                             up = true;
-                            if let Ok(next_valid_id) = client.next_valid_order_id().await {
-                                self.send(Msg::Broker(BrokerEvent::Connected { next_valid_id })).await;
-                                self.connection(Connection::Connected).await;
-                            }
-                            // 1102: IB kept the market data; a socket reconnect (-8) or 1101 lost it.
-                            if n.code != 1102 {
-                                for task in data_tasks.drain(..) {
-                                    task.abort();
-                                }
-                                data_tasks = self.subscribe(client, &feed_tx);
-                            }
-                            self.reconcile(client).await;
-                            for id in std::mem::take(&mut self.queued_cancels) {
-                                let _ = client.cancel_order(id.get(), "").await;
-                            }
+                            self.back(client, n.code, &mut data_tasks, &feed_tx).await;
                         }
                         code => tracing::debug!(code, message = %n.message, "notice"),
                     },
@@ -383,7 +383,11 @@ impl Adapter {
                     // core has stepped down; subscribe again and reconcile what was missed.
                     match client.order_update_stream().await {
                         Ok(updates) => {
-                            order_task = tokio::spawn(forward_updates(updates, feed_tx.clone()));
+                            order_task = tokio::spawn(forward_orders_and_positions(
+                                Arc::clone(client),
+                                updates,
+                                feed_tx.clone(),
+                            ));
                             self.reconcile(client).await;
                         }
                         Err(e) => break End::Lost(format!("order update stream: {e}")),
@@ -404,6 +408,33 @@ impl Adapter {
             task.abort();
         }
         end
+    }
+
+    /// Back after a drop (-8) or IB's own outage (1101 data lost, 1102 data kept): a fresh id, fresh
+    /// market-data subscriptions unless IB kept them, a full reconciliation before anything risky, then
+    /// the cancels that waited.
+    async fn back(
+        &mut self,
+        client: &Arc<Client>,
+        code: i32,
+        data_tasks: &mut Vec<JoinHandle<()>>,
+        feed: &mpsc::Sender<Msg>,
+    ) {
+        if let Ok(next_valid_id) = client.next_valid_order_id().await {
+            self.send(Msg::Broker(BrokerEvent::Connected { next_valid_id }))
+                .await;
+            self.connection(Connection::Connected).await;
+        }
+        if code != 1102 {
+            for task in data_tasks.drain(..) {
+                task.abort();
+            }
+            *data_tasks = self.subscribe(client, feed);
+        }
+        self.reconcile(client).await;
+        for id in std::mem::take(&mut self.queued_cancels) {
+            let _ = client.cancel_order(id.get(), "").await;
+        }
     }
 
     /// Every profile account must be managed by the gateway, and the gateway may manage no other.
@@ -457,10 +488,7 @@ impl Adapter {
 
     /// Subscribes positions and quotes; returns the forwarding tasks.
     fn subscribe(&self, client: &Arc<Client>, feed: &mpsc::Sender<Msg>) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![
-            tokio::spawn(forward_positions(Arc::clone(client), feed.clone())),
-            tokio::spawn(forward_account(Arc::clone(client), feed.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(forward_account(Arc::clone(client), feed.clone()))];
         for (instrument, contract) in &self.contracts {
             tasks.push(tokio::spawn(forward_quotes(
                 Arc::clone(client),
@@ -528,6 +556,15 @@ impl Adapter {
             .await;
             return;
         }
+        // Until the gateway acknowledges it, the order is looked for at every reconciliation.
+        self.unacked.insert(
+            order.order_id.get(),
+            InDoubt {
+                order_id: order.order_id,
+                order_ref: order.order_ref.clone(),
+                ticket: ticket.clone(),
+            },
+        );
         let sent = client.submit_order(order.order_id.get(), contract, &ib).await;
         if sent.is_ok() {
             crate::app::failpoint("after_gateway_send");
@@ -570,8 +607,13 @@ impl Adapter {
 
     /// Answers for every order in doubt from the gateway's rows by `orderRef`.
     async fn resolve_in_doubt(&mut self, by_ref: &BTreeMap<String, Vec<Seen>>) {
+        let unacked: Vec<InDoubt> = std::mem::take(&mut self.unacked).into_values().collect();
         let mut unresolved = Vec::new();
-        for doubt in std::mem::take(&mut self.in_doubt) {
+        for (doubt, restarted) in std::mem::take(&mut self.in_doubt)
+            .into_iter()
+            .map(|d| (d, true))
+            .chain(unacked.into_iter().map(|d| (d, false)))
+        {
             let seen = by_ref.get(&doubt.order_ref).map_or(&[][..], Vec::as_slice);
             let status = match adopt(&doubt, seen, self.settings.client_id) {
                 Adopt::Absent => None,
@@ -587,7 +629,9 @@ impl Adapter {
                         ),
                     }))
                     .await;
-                    unresolved.push(doubt);
+                    if restarted {
+                        unresolved.push(doubt);
+                    }
                     continue;
                 }
             };
@@ -670,11 +714,30 @@ impl Adapter {
                             exec_id: x.execution_id.clone(),
                             quantity,
                             price,
+                            replay: true,
                         }))
                         .await;
                     }
                 }
                 Executions::CommissionReport(c) => self.send(commission(c)).await,
+            }
+        }
+        // Orders that ended while the stream could not say so (filled or cancelled during an outage).
+        for (order_ref, seen) in &by_ref {
+            if !order_ref.starts_with(ORDER_REF_PREFIX) {
+                continue;
+            }
+            let ours = seen.iter().filter(|s| s.client_id == self.settings.client_id);
+            if let Some(status) = ours
+                .map(|s| s.status)
+                .filter(|s| *s != OrderStatus::PartiallyFilled)
+                .max_by_key(|s| s.is_terminal())
+            {
+                self.send(Msg::Broker(BrokerEvent::StatusFound {
+                    order_ref: order_ref.clone(),
+                    status,
+                }))
+                .await;
             }
         }
         self.resolve_in_doubt(&by_ref).await;
@@ -748,57 +811,111 @@ fn commission(c: &ibapi::orders::CommissionReport) -> Msg {
     })
 }
 
-/// The order-update stream: statuses, executions and commissions of this client's orders. It ends on a
-/// decode error (and `ibapi` gives no gap marker), which the core must hear about.
-async fn forward_updates(mut updates: Subscription<OrderUpdate>, feed: mpsc::Sender<Msg>) {
-    while let Some(item) = updates.next().await {
-        let msg = match item {
-            Ok(SubscriptionItem::Data(OrderUpdate::OrderStatus(s))) => {
-                let Ok(order_id) = OrderId::new(s.order_id) else {
-                    continue;
-                };
-                match convert::order_event(&s.status, s.filled) {
-                    Some(event) => Msg::Broker(BrokerEvent::OrderStatus { order_id, event }),
-                    None => Msg::Broker(BrokerEvent::Mismatch {
-                        detail: format!("order {}: unknown status {:?}", s.order_id, s.status),
-                    }),
+/// What one order-update item means for the core: `Ok(None)` to skip it, `Err` when the stream is over.
+fn order_update(item: Result<SubscriptionItem<OrderUpdate>, ibapi::Error>) -> Result<Option<Msg>, String> {
+    Ok(Some(match item {
+        Ok(SubscriptionItem::Data(OrderUpdate::OrderStatus(s))) => {
+            let Ok(order_id) = OrderId::new(s.order_id) else {
+                return Ok(None);
+            };
+            match convert::order_event(&s.status, s.filled) {
+                Some(event) => Msg::Broker(BrokerEvent::OrderStatus { order_id, event }),
+                None => Msg::Broker(BrokerEvent::Mismatch {
+                    detail: format!("order {}: unknown status {:?}", s.order_id, s.status),
+                }),
+            }
+        }
+        Ok(SubscriptionItem::Data(OrderUpdate::ExecutionData(e))) => {
+            let x = &e.execution;
+            let (Ok(order_id), Some(quantity), Some(price)) = (
+                OrderId::new(x.order_id),
+                convert::decimal(x.shares),
+                convert::decimal(x.price),
+            ) else {
+                return Ok(None);
+            };
+            Msg::Broker(BrokerEvent::Execution {
+                order_id,
+                exec_id: x.execution_id.clone(),
+                quantity,
+                price,
+                replay: false,
+            })
+        }
+        Ok(SubscriptionItem::Data(OrderUpdate::CommissionReport(c))) => commission(&c),
+        Ok(SubscriptionItem::Notice(n)) => Msg::Broker(BrokerEvent::Error {
+            order_id: n.request_id.and_then(|id| OrderId::new(id).ok()),
+            code: n.code,
+            text: n.message,
+        }),
+        Ok(SubscriptionItem::Data(_)) => return Ok(None),
+        Err(e) if e.is_connection_lost() => return Ok(None),
+        Err(e) => return Err(format!("the order update stream ended: {e}")),
+    }))
+}
+
+/// A position row as the core's message.
+fn position(p: &ibapi::accounts::Position) -> Option<Msg> {
+    let account = AccountId::parse(&p.account).ok()?;
+    let quantity = convert::decimal(p.position)?;
+    let symbol = crate::domain::Symbol::parse(&p.contract.symbol.to_string()).ok()?;
+    let currency = crate::domain::Currency::parse(&p.contract.currency.to_string()).ok()?;
+    let instrument = Instrument::stock(symbol, currency, p.contract.primary_exchange.to_string());
+    Some(Msg::Broker(BrokerEvent::Position {
+        account,
+        instrument,
+        quantity,
+    }))
+}
+
+/// The order-update stream (statuses, executions and commissions of this client's orders) and the
+/// position stream, in ONE task so that their relative order on the wire survives: IB sends a fill before
+/// the position that includes it, and the core adds a streamed fill to the position that IB's next
+/// position replaces — read in the wrong order, the fill would count twice. The order stream is always
+/// read first (`biased`). The position subscription ends with the connection and is renewed after it; the
+/// order stream survives reconnects but ends on a decode error (with no gap marker), which the core must
+/// hear about.
+async fn forward_orders_and_positions(
+    client: Arc<Client>,
+    mut updates: Subscription<OrderUpdate>,
+    feed: mpsc::Sender<Msg>,
+) {
+    let mut positions = client.positions().await.ok();
+    loop {
+        let msg = tokio::select! {
+            biased;
+            item = updates.next() => match item.map(order_update) {
+                None => return,
+                Some(Ok(None)) => continue,
+                Some(Ok(Some(msg))) => msg,
+                Some(Err(why)) => {
+                    let _ = feed.send(Msg::Broker(BrokerEvent::OrderStreamEnded { why })).await;
+                    return;
                 }
-            }
-            Ok(SubscriptionItem::Data(OrderUpdate::ExecutionData(e))) => {
-                let x = &e.execution;
-                let (Ok(order_id), Some(quantity), Some(price)) = (
-                    OrderId::new(x.order_id),
-                    convert::decimal(x.shares),
-                    convert::decimal(x.price),
-                ) else {
+            },
+            item = async {
+                match positions.as_mut() {
+                    Some(sub) => sub.next().await,
+                    None => None,
+                }
+            } => match item {
+                Some(Ok(SubscriptionItem::Data(ibapi::accounts::PositionUpdate::Position(p)))) => {
+                    match position(&p) {
+                        Some(msg) => msg,
+                        None => continue,
+                    }
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => {
+                    // Ended with the connection: subscribe again once it is back (a fresh snapshot).
+                    if client.wait_connected().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(WATCH_EVERY).await;
+                    positions = client.positions().await.ok();
                     continue;
-                };
-                Msg::Broker(BrokerEvent::Execution {
-                    order_id,
-                    exec_id: x.execution_id.clone(),
-                    quantity,
-                    price,
-                })
-            }
-            Ok(SubscriptionItem::Data(OrderUpdate::CommissionReport(c))) => commission(&c),
-            Ok(SubscriptionItem::Notice(n)) => {
-                let order_id = n.request_id.and_then(|id| OrderId::new(id).ok());
-                Msg::Broker(BrokerEvent::Error {
-                    order_id,
-                    code: n.code,
-                    text: n.message,
-                })
-            }
-            Ok(SubscriptionItem::Data(_)) => continue,
-            Err(e) if e.is_connection_lost() => continue,
-            Err(e) => {
-                let _ = feed
-                    .send(Msg::Broker(BrokerEvent::OrderStreamEnded {
-                        why: format!("the order update stream ended: {e}"),
-                    }))
-                    .await;
-                return;
-            }
+                }
+            },
         };
         if feed.send(msg).await.is_err() {
             return;
@@ -838,37 +955,6 @@ async fn forward_account(client: Arc<Client>, feed: mpsc::Sender<Msg>) {
             account,
             tag: row.tag,
             value,
-        });
-        if feed.send(msg).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Positions as IB reports them, by account and instrument.
-async fn forward_positions(client: Arc<Client>, feed: mpsc::Sender<Msg>) {
-    let Ok(mut sub) = client.positions().await else {
-        return;
-    };
-    while let Some(Ok(item)) = sub.next().await {
-        let SubscriptionItem::Data(ibapi::accounts::PositionUpdate::Position(p)) = item else {
-            continue;
-        };
-        let (Ok(account), Some(quantity)) = (AccountId::parse(&p.account), convert::decimal(p.position))
-        else {
-            continue;
-        };
-        let Ok(symbol) = crate::domain::Symbol::parse(&p.contract.symbol.to_string()) else {
-            continue;
-        };
-        let Ok(currency) = crate::domain::Currency::parse(&p.contract.currency.to_string()) else {
-            continue;
-        };
-        let instrument = Instrument::stock(symbol, currency, p.contract.primary_exchange.to_string());
-        let msg = Msg::Broker(BrokerEvent::Position {
-            account,
-            instrument,
-            quantity,
         });
         if feed.send(msg).await.is_err() {
             return;
