@@ -567,3 +567,71 @@ async fn account_values_arrive_and_a_margin_jump_is_alerted() {
     sim.shutdown().await;
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[tokio::test]
+async fn the_typed_global_cancel_cancels_every_order_of_the_account_at_the_gateway() {
+    let d = dir("global-cancel");
+    let sim = sim_with_aapl().await;
+    // An order the trader typed into TWS, which the kill switch would leave alone.
+    let manual = cockpit::sim::proto::PlaceOrderRequest {
+        contract: Some(cockpit::sim::proto::Contract {
+            symbol: Some("AAPL".into()),
+            sec_type: Some("STK".into()),
+            exchange: Some("SMART".into()),
+            currency: Some("USD".into()),
+            ..Default::default()
+        }),
+        order: Some(cockpit::sim::proto::Order {
+            action: Some("SELL".into()),
+            total_quantity: Some("5".into()),
+            order_type: Some("LMT".into()),
+            lmt_price: Some(250.0),
+            tif: Some("GTC".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    sim.place_manual_order(manual).await.unwrap().unwrap();
+    let mut rig = Rig::start(sim, &d).await;
+    rig.ready().await;
+    let id = rig.propose_and_confirm(Side::Buy, "10", "180.00").await;
+    rig.until("the order working", |s| {
+        s.proposals[&id].broker_status == Some(cockpit::domain::OrderStatus::Submitted)
+    })
+    .await;
+    rig.engine
+        .handle(
+            Msg::GlobalCancel {
+                typed: cockpit::app::GLOBAL_CANCEL_READ_BACK.into(),
+            },
+            Utc::now(),
+        )
+        .await;
+    rig.until("the cancel", |s| {
+        s.proposals[&id].stage == Stage::Done(End::Cancelled)
+    })
+    .await;
+    assert_eq!(rig.engine.state().trading.level(), Level::Halted);
+    let ledger = rig.sim.ledger().await.unwrap();
+    assert!(
+        ledger
+            .iter()
+            .any(|e| e.kind == cockpit::sim::EntryKind::GlobalCancel),
+        "{ledger:?}"
+    );
+    // Nothing of the account is left working, the TWS order included.
+    let checker = ibapi::Client::connect(&rig.sim.addr().to_string(), 0)
+        .await
+        .unwrap();
+    let mut open = checker.all_open_orders().await.unwrap();
+    let rows = open.collect_to_end_within(WITHIN).await.unwrap();
+    let working = rows
+        .iter()
+        .filter(|r| matches!(r, ibapi::orders::Orders::OrderData(o) if !o.order_state.status.is_terminal()))
+        .count();
+    assert_eq!(working, 0, "{rows:?}");
+    checker.disconnect().await;
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}

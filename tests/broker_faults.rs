@@ -353,6 +353,9 @@ impl BrokerPort for Gate {
     fn cancel(&mut self, order_id: OrderId) {
         self.inner.cancel(order_id);
     }
+    fn global_cancel(&mut self) {
+        self.inner.global_cancel();
+    }
     fn trading_epoch(&mut self, epoch: u64) {
         self.inner.trading_epoch(epoch);
     }

@@ -31,6 +31,8 @@ pub trait BrokerPort: Send {
     fn place(&mut self, order: PlaceOrder);
     /// Asks the broker to cancel an order.
     fn cancel(&mut self, order_id: OrderId);
+    /// Asks the broker for IB's global cancel (every open order of the account).
+    fn global_cancel(&mut self);
     /// The trading state's current epoch, told after every message: a `Place` approved under an older
     /// one must be dropped, never sent.
     fn trading_epoch(&mut self, _epoch: u64) {}
@@ -191,6 +193,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
                     Effect::Journal(r) => records.push(r),
                     // Cancels never wait on the journal.
                     Effect::Cancel { order_id } => self.broker.cancel(order_id),
+                    Effect::GlobalCancel => self.broker.global_cancel(),
                     Effect::Place(order) => {
                         // Write-ahead: everything recorded so far is committed before the order leaves.
                         if self.flush(std::mem::take(&mut records), now, &mut inbox).await {

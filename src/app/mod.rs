@@ -12,7 +12,9 @@ mod update;
 pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
 pub use lock::{EXIT_LOCKED, LockError, StateLock};
-pub use msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
+pub use msg::{
+    BrokerEvent, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder, Source,
+};
 pub use state::{
     APPROVAL_TTL_SECS, DEFAULT_CUSHION_WARNING, MAINT_MARGIN_JUMP, PLACE_DEADLINE_SECS, Proposal, State,
 };

@@ -270,6 +270,12 @@ pub enum Msg {
     Tick,
     /// Halt trading and cancel the cockpit's working orders.
     KillSwitch,
+    /// IB's global cancel: every open order of the account, the trader's own orders entered elsewhere
+    /// included; halts like the kill switch. Needs [`GLOBAL_CANCEL_READ_BACK`] typed.
+    GlobalCancel {
+        /// What the trader typed.
+        typed: String,
+    },
     /// Step the trading state back up: `None` for a confirm, `Some(text)` for typed text.
     Resume {
         /// What was typed, if anything.
@@ -281,6 +287,9 @@ pub enum Msg {
         id: AlertId,
     },
 }
+
+/// What the trader types to confirm IB's global cancel.
+pub const GLOBAL_CANCEL_READ_BACK: &str = "CANCEL ALL";
 
 /// A record for the journal: the shell adds time, profile, gateway, account and client id.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,4 +331,6 @@ pub enum Effect {
         /// The order.
         order_id: OrderId,
     },
+    /// IB's global cancel.
+    GlobalCancel,
 }

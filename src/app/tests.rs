@@ -86,6 +86,7 @@ fn kinds(fx: &[Effect]) -> Vec<String> {
             Effect::Journal(r) => format!("{}{}", r.kind, if r.sync { "!" } else { "" }),
             Effect::Place(p) => format!("PLACE {}", p.order_id.get()),
             Effect::Cancel { order_id } => format!("CANCEL {}", order_id.get()),
+            Effect::GlobalCancel => "GLOBAL CANCEL".to_owned(),
         })
         .collect()
 }
@@ -933,4 +934,24 @@ fn the_gate_is_shut_while_disconnected_or_unreconciled_even_for_a_reducing_order
     }
     s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
     assert_eq!(s.gate_shut(), None);
+}
+
+#[test]
+fn the_global_cancel_needs_typing_and_halts_like_the_kill_switch() {
+    let mut s = state("paper");
+    let (_, order) = send_one(&mut s);
+    let fx = s.update(Msg::GlobalCancel { typed: "yes".into() }, t0());
+    assert_eq!(kinds(&fx), ["human_action"]);
+    assert_eq!(s.trading.level(), Level::Active, "refused: nothing happens");
+    let fx = s.update(
+        Msg::GlobalCancel {
+            typed: GLOBAL_CANCEL_READ_BACK.into(),
+        },
+        t0(),
+    );
+    let k = kinds(&fx);
+    assert_eq!(k.first().map(String::as_str), Some("human_action"));
+    assert!(k.contains(&format!("CANCEL {}", order.order_id.get())), "{k:?}");
+    assert!(k.contains(&"GLOBAL CANCEL".to_owned()), "{k:?}");
+    assert_eq!(s.trading.level(), Level::Halted);
 }

@@ -6,7 +6,9 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::lifecycle::{End, Stage, Step, next};
-use super::msg::{BrokerEvent, Connection, Effect, JournalRecord, Msg, PlaceOrder, Source};
+use super::msg::{
+    BrokerEvent, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder, Source,
+};
 use super::state::{APPROVAL_TTL_SECS, MAINT_MARGIN_JUMP, PLACE_DEADLINE_SECS, Proposal, State};
 use crate::config::AfterLongDisconnect;
 use crate::domain::{
@@ -59,6 +61,24 @@ impl State {
             Msg::Broker(event) => self.broker(event, now, &mut fx),
             Msg::Tick => self.expire(now, &mut fx),
             Msg::KillSwitch => self.kill(now, &mut fx),
+            Msg::GlobalCancel { typed } => {
+                if typed == GLOBAL_CANCEL_READ_BACK {
+                    fx.push(record(
+                        kinds::HUMAN_ACTION,
+                        json!({"action": "global_cancel"}),
+                        false,
+                    ));
+                    self.kill(now, &mut fx);
+                    fx.push(Effect::GlobalCancel);
+                } else {
+                    fx.push(record(
+                        kinds::HUMAN_ACTION,
+                        json!({"action": "global_cancel",
+                               "refused": format!("type {GLOBAL_CANCEL_READ_BACK} to cancel every order of the account")}),
+                        false,
+                    ));
+                }
+            }
             Msg::Resume { typed } => self.resume(typed.as_deref(), now, &mut fx),
             Msg::AcknowledgeAlert { id } => {
                 if let Some(alert) = self.alerts.iter_mut().find(|a| a.id == id)

@@ -47,6 +47,7 @@ impl BrokerPort for Ledger {
         }
     }
     fn cancel(&mut self, _order_id: OrderId) {}
+    fn global_cancel(&mut self) {}
 }
 
 /// The example config with limits wide enough that nothing but the crash harness stops the orders.

@@ -90,6 +90,7 @@ enum Command {
     Cancel(OrderId),
     Resolve(Vec<InDoubt>),
     Retry,
+    GlobalCancel,
 }
 
 /// An order in doubt since a restart: its intent is durable, whether it reached the gateway is not known.
@@ -163,6 +164,9 @@ impl BrokerPort for BrokerHandle {
     fn cancel(&mut self, order_id: OrderId) {
         let _ = self.tx.send(Command::Cancel(order_id));
     }
+    fn global_cancel(&mut self) {
+        let _ = self.tx.send(Command::GlobalCancel);
+    }
     fn trading_epoch(&mut self, epoch: u64) {
         self.epoch.store(epoch, Ordering::SeqCst);
     }
@@ -186,6 +190,7 @@ pub fn spawn(
         contracts: BTreeMap::new(),
         in_doubt: Vec::new(),
         queued_cancels: Vec::new(),
+        queued_global_cancel: false,
         unacked: BTreeMap::new(),
     };
     (BrokerHandle { tx, epoch }, tokio::spawn(adapter.run()))
@@ -204,6 +209,8 @@ struct Adapter {
     in_doubt: Vec<InDoubt>,
     /// Cancels asked for while disconnected, sent on reconnect.
     queued_cancels: Vec<OrderId>,
+    /// A global cancel asked for while disconnected, sent on reconnect.
+    queued_global_cancel: bool,
     /// Orders submitted this session that the gateway has not acknowledged (no status, no execution):
     /// each reconciliation finds them by `orderRef`, or says they never arrived.
     unacked: BTreeMap<i32, InDoubt>,
@@ -310,6 +317,7 @@ impl Adapter {
                 .await;
             }
             Command::Cancel(id) => self.queued_cancels.push(id),
+            Command::GlobalCancel => self.queued_global_cancel = true,
             Command::Resolve(list) => self.in_doubt.extend(list),
             Command::Retry => {}
         }
@@ -344,9 +352,7 @@ impl Adapter {
         ));
         let mut data_tasks = self.subscribe(client, &feed_tx);
         self.reconcile(client).await;
-        for id in std::mem::take(&mut self.queued_cancels) {
-            let _ = client.cancel_order(id.get(), "").await;
-        }
+        self.send_queued_cancels(client).await;
         let mut watch = tokio::time::interval(WATCH_EVERY);
         let mut periodic =
             tokio::time::interval_at(tokio::time::Instant::now() + RECONCILE_EVERY, RECONCILE_EVERY);
@@ -432,6 +438,14 @@ impl Adapter {
             *data_tasks = self.subscribe(client, feed);
         }
         self.reconcile(client).await;
+        self.send_queued_cancels(client).await;
+    }
+
+    /// The cancels asked for while the connection was down.
+    async fn send_queued_cancels(&mut self, client: &Client) {
+        if std::mem::take(&mut self.queued_global_cancel) {
+            let _ = client.global_cancel().await;
+        }
         for id in std::mem::take(&mut self.queued_cancels) {
             let _ = client.cancel_order(id.get(), "").await;
         }
@@ -516,6 +530,12 @@ impl Adapter {
                 }
             }
             Command::Retry => {}
+            Command::GlobalCancel => {
+                if let Err(e) = client.global_cancel().await {
+                    tracing::warn!(error = %e, "global cancel failed; queued for the reconnect");
+                    self.queued_global_cancel = true;
+                }
+            }
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Recorder {
     /// (order id, orderRef, last committed seq when placed, commits when placed)
     pub placed: Vec<(i32, String, u64, u64)>,
     pub cancelled: Vec<i32>,
+    /// How many global cancels were asked for.
+    pub global_cancels: u32,
 }
 
 impl BrokerPort for Recorder {
@@ -37,6 +39,9 @@ impl BrokerPort for Recorder {
     }
     fn cancel(&mut self, order_id: OrderId) {
         self.cancelled.push(order_id.get());
+    }
+    fn global_cancel(&mut self) {
+        self.global_cancels += 1;
     }
 }
 
