@@ -247,6 +247,16 @@ async fn the_kill_switch_cancels_the_working_order_at_the_gateway() {
 
 /// Writes what a crash after an intent's commit leaves: the verdict and the intent of `proposal`.
 fn leave_intent(d: &Path, sim: &SimHandle, proposal: u64, order_id: i32, order_ref: &str) {
+    leave_intent_at(d, sim, (proposal, order_id, order_ref), Utc::now());
+}
+
+/// [`leave_intent`] as of `at`.
+fn leave_intent_at(
+    d: &Path,
+    sim: &SimHandle,
+    (proposal, order_id, order_ref): (u64, i32, &str),
+    at: chrono::DateTime<Utc>,
+) {
     let envelope = Envelope {
         profile: "paper".into(),
         gateway: format!("127.0.0.1:{}", sim.addr().port()),
@@ -254,7 +264,6 @@ fn leave_intent(d: &Path, sim: &SimHandle, proposal: u64, order_id: i32, order_r
         client_id: 1,
     };
     let t = serde_json::to_value(ticket(Side::Buy, "5", "180.00")).unwrap();
-    let at = Utc::now();
     let entry = |kind: &str, data| Entry {
         at,
         envelope: envelope.clone(),
@@ -631,6 +640,32 @@ async fn the_typed_global_cancel_cancels_every_order_of_the_account_at_the_gatew
         .count();
     assert_eq!(working, 0, "{rows:?}");
     checker.disconnect().await;
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn an_order_in_doubt_older_than_the_gateways_lookback_is_left_to_the_trader() {
+    let d = dir("doubt-old");
+    let sim = sim_with_aapl().await;
+    let two_days_ago = Utc::now() - chrono::Duration::days(2);
+    leave_intent_at(&d, &sim, (1, 500, "ck-p1-v1-i1"), two_days_ago);
+    let mut rig = Rig::start(sim, &d).await;
+    rig.until("the trader's decision asked for", |s| {
+        s.alerts
+            .iter()
+            .any(|a| a.text.contains("older than the gateway's lookback"))
+    })
+    .await;
+    let s = rig.engine.state();
+    assert_eq!(
+        s.proposals[&ProposalId(1)].stage,
+        Stage::InDoubt,
+        "not written off"
+    );
+    assert_eq!(s.trading.level(), Level::Halted);
+    assert!(rig.sim.ledger().await.unwrap().is_empty(), "not resent");
     let sim = rig.stop().await;
     sim.shutdown().await;
     std::fs::remove_dir_all(&d).unwrap();

@@ -39,6 +39,9 @@ use crate::domain::{
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every `orderRef` the cockpit writes starts with this (`ck-p{proposal}-v{version}-i{intent}`).
 pub const ORDER_REF_PREFIX: &str = "ck-";
+/// How far back the gateway's executions and completed orders reach (the current trading day); an order
+/// in doubt older than this is not written off for being absent.
+const LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::hours(20);
 /// How long one reconciliation query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the connection is looked at (`ibapi` has no state-change stream).
@@ -102,6 +105,9 @@ pub struct InDoubt {
     pub order_ref: String,
     /// What was approved: an order found at the gateway is adopted only if it is this order.
     pub ticket: OrderTicket,
+    /// When it was staged (its intent came after): an order older than the gateway's lookback cannot
+    /// be written off by not being found.
+    pub staged_at: chrono::DateTime<Utc>,
 }
 
 impl InDoubt {
@@ -116,6 +122,7 @@ impl InDoubt {
                     order_id: p.order_id?,
                     order_ref: p.order_ref.clone()?,
                     ticket: p.ticket.clone(),
+                    staged_at: p.staged_at,
                 })
             })
             .collect()
@@ -583,6 +590,7 @@ impl Adapter {
                 order_id: order.order_id,
                 order_ref: order.order_ref.clone(),
                 ticket: ticket.clone(),
+                staged_at: Utc::now(),
             },
         );
         let sent = client.submit_order(order.order_id.get(), contract, &ib).await;
@@ -636,6 +644,24 @@ impl Adapter {
         {
             let seen = by_ref.get(&doubt.order_ref).map_or(&[][..], Vec::as_slice);
             let status = match adopt(&doubt, seen, self.settings.client_id) {
+                // The gateway reports executions of the current day only: an older order that is not
+                // found may still have filled; the trader decides, trading stays stopped meanwhile.
+                Adopt::Absent if Utc::now().signed_duration_since(doubt.staged_at) > LOOKBACK => {
+                    self.send(Msg::Broker(BrokerEvent::Mismatch {
+                        detail: format!(
+                            "order {} ({}) from {} is older than the gateway's lookback and not found: the \
+                             trader decides whether it was sent",
+                            doubt.order_id.get(),
+                            doubt.order_ref,
+                            doubt.staged_at.format("%Y-%m-%d %H:%M UTC")
+                        ),
+                    }))
+                    .await;
+                    if restarted {
+                        unresolved.push(doubt);
+                    }
+                    continue;
+                }
                 Adopt::Absent => None,
                 Adopt::Found(status) => Some(status),
                 Adopt::Mismatch(why) => {
@@ -1097,6 +1123,7 @@ mod tests {
                 tif: Tif::Day,
                 outside_rth: false,
             },
+            staged_at: Utc::now(),
         }
     }
 
