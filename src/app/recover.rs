@@ -239,6 +239,11 @@ fn set_fate(replayed: &mut BTreeMap<u64, Replayed>, proposal: Option<u64>, fate:
 fn broker_event(state: &mut State, replayed: &mut BTreeMap<u64, Replayed>, d: &Value, proposal: Option<u64>) {
     let p = proposal.and_then(|id| replayed.get_mut(&id));
     match (d["event"].as_str(), p) {
+        (Some("commission"), _) => {
+            if let Some(exec_id) = d["exec_id"].as_str() {
+                state.seen_commissions.insert(exec_id.to_owned());
+            }
+        }
         (Some("execution"), p) => {
             if let Some(exec_id) = d["exec_id"].as_str() {
                 state.seen_executions.insert(exec_id.to_owned());

@@ -138,6 +138,7 @@ pub struct State {
     pub(super) next_alert: u64,
     pub(super) intent_seq: u64,
     pub(super) seen_executions: BTreeSet<String>,
+    pub(super) seen_commissions: BTreeSet<String>,
     /// Records raised outside the message's own flow (alerts), appended to the effects of the update.
     pub(super) outbox: Vec<JournalRecord>,
 }
@@ -172,6 +173,7 @@ impl State {
             next_alert: 1,
             intent_seq: 0,
             seen_executions: BTreeSet::new(),
+            seen_commissions: BTreeSet::new(),
             outbox: Vec::new(),
         }
     }

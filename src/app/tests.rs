@@ -634,14 +634,18 @@ fn alerts_commissions_and_disconnects_are_journaled() {
     assert_eq!(alert.data["severity"], "critical");
     assert_eq!(alert.data["source"], "system");
     assert_eq!(alert.data["id"], s.alerts.last().unwrap().id.0);
-    let fx = s.update(
+    let commission = || {
         Msg::Broker(BrokerEvent::Commission {
             exec_id: "e1".into(),
             commission: Decimal::new(105, 2),
             currency: "USD".into(),
             realized_pnl: Some(Decimal::new(-250, 1)),
-        }),
-        t0(),
+        })
+    };
+    let fx = s.update(commission(), t0());
+    assert!(
+        s.update(commission(), t0()).is_empty(),
+        "a repeated commission report is recorded once"
     );
     let Effect::Journal(c) = &fx[0] else { panic!() };
     assert_eq!(

@@ -649,12 +649,17 @@ impl State {
                 commission,
                 currency,
                 realized_pnl,
-            } => fx.push(record(
-                kinds::BROKER_EVENT,
-                json!({"event": "commission", "exec_id": exec_id, "commission": commission,
-                       "currency": currency, "realized_pnl": realized_pnl}),
-                false,
-            )),
+            } => {
+                // Once per execution: reconciliations and IB's copies on the order stream repeat them.
+                if self.seen_commissions.insert(exec_id.clone()) {
+                    fx.push(record(
+                        kinds::BROKER_EVENT,
+                        json!({"event": "commission", "exec_id": exec_id, "commission": commission,
+                               "currency": currency, "realized_pnl": realized_pnl}),
+                        false,
+                    ));
+                }
+            }
             BrokerEvent::InDoubtResolved { order_id, status } => self.resolve(order_id, status, now, fx),
             BrokerEvent::Error { order_id, code, text } => self.broker_error(order_id, code, &text, now, fx),
         }

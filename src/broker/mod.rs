@@ -51,6 +51,8 @@ const WATCH_EVERY: Duration = Duration::from_millis(250);
 const BACKOFF_SECS: [u64; 8] = [1, 2, 3, 5, 8, 13, 21, 30];
 /// Client-to-gateway messages per second: IB allows 50.
 const MESSAGES_PER_SECOND: u32 = 45;
+/// Frames `ibapi` may hold per subscription route before it drops them (notice -6).
+const CHANNEL_CAPACITY: usize = 16_384;
 /// How often a connected adapter reconciles again.
 const RECONCILE_EVERY: Duration = Duration::from_mins(1);
 
@@ -238,6 +240,9 @@ impl Adapter {
                 .address(self.settings.address.clone())
                 .client_id(self.settings.client_id)
                 .rate_limiter(RateLimiter::per_second(MESSAGES_PER_SECOND))
+                // A reconciliation's executions query answers with two frames per fill; the default
+                // 1,024-frame route drops frames (-6) past about 500 fills a day.
+                .channel_capacity(CHANNEL_CAPACITY)
                 .connect();
             let connected = tokio::select! {
                 () = self.cancel.cancelled() => return,
@@ -388,6 +393,8 @@ impl Adapter {
                             up = true;
                             self.back(client, n.code, &mut data_tasks, &feed_tx).await;
                         }
+                        // A route fell behind and lost frames: what was missed is unknown, look again.
+                        -6 => self.reconcile(client).await,
                         code => tracing::debug!(code, message = %n.message, "notice"),
                     },
                 },
@@ -871,6 +878,9 @@ fn order_update(item: Result<SubscriptionItem<OrderUpdate>, ibapi::Error>) -> Re
                 }),
             }
         }
+        // IB copies the replies to the cockpit's own executions query onto the order stream: those are
+        // the reconciliation's business, not fills happening now.
+        Ok(SubscriptionItem::Data(OrderUpdate::ExecutionData(e))) if e.request_id != -1 => return Ok(None),
         Ok(SubscriptionItem::Data(OrderUpdate::ExecutionData(e))) => {
             let x = &e.execution;
             let (Ok(order_id), Some(quantity), Some(price)) = (
