@@ -128,6 +128,9 @@ pub struct State {
     pub disconnected_since: Option<DateTime<Utc>>,
     /// Orders at the broker that the cockpit did not place, by IB order id and client id.
     pub external_orders: BTreeSet<(i32, i32)>,
+    /// The alerts of external orders not yet acknowledged: while any is, agents are stepped down to
+    /// `prepare` (nothing they stage goes out without the trader).
+    pub external_alerts: BTreeSet<AlertId>,
     /// The next order id to use; `None` until the broker announced one.
     pub next_order_id: Option<OrderId>,
     /// The highest order id used, from the journal (ids never repeat).
@@ -166,6 +169,7 @@ impl State {
             connection: Connection::Connecting,
             disconnected_since: None,
             external_orders: BTreeSet::new(),
+            external_alerts: BTreeSet::new(),
             next_order_id: None,
             order_id_high_water: None,
             reject_streak: 0,
@@ -249,14 +253,14 @@ impl State {
         });
     }
 
-    /// Raises an alert.
+    /// Raises an alert; returns its id.
     pub(super) fn alert(
         &mut self,
         severity: Severity,
         now: DateTime<Utc>,
         text: impl Into<String>,
         source: AlertSource,
-    ) {
+    ) -> AlertId {
         let id = AlertId(self.next_alert);
         self.next_alert += 1;
         let text = text.into();
@@ -271,6 +275,7 @@ impl State {
             sync: false,
         });
         self.alerts.push(Alert::new(id, severity, now, text, source));
+        id
     }
 
     /// The proposal that sent `order_id`.

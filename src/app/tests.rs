@@ -959,3 +959,34 @@ fn the_global_cancel_needs_typing_and_halts_like_the_kill_switch() {
     assert!(k.contains(&"GLOBAL CANCEL".to_owned()), "{k:?}");
     assert_eq!(s.trading.level(), Level::Halted);
 }
+
+#[test]
+fn an_external_order_steps_agents_down_to_prepare_until_the_trader_acknowledges_it() {
+    let mut s = state("dry-run");
+    let agent = Source::Agent { uid: 1002 };
+    let (id, _) = propose(&mut s, agent, ticket(Side::Buy, "1", "100.01"));
+    assert_eq!(
+        s.proposals[&id].tier,
+        Some(Tier::None),
+        "execute, below every threshold"
+    );
+    s.update(
+        Msg::Broker(BrokerEvent::ExternalOrder {
+            order_id: 77,
+            client_id: 0,
+            order_ref: String::new(),
+            summary: "SELL 5 AAPL LMT".into(),
+        }),
+        t0(),
+    );
+    let alert = s.alerts.last().unwrap().id;
+    let (id, _) = propose(&mut s, agent, ticket(Side::Buy, "2", "100.01"));
+    assert_eq!(
+        s.proposals[&id].tier,
+        Some(Tier::Confirm),
+        "the trader must approve"
+    );
+    s.update(Msg::AcknowledgeAlert { id: alert }, t0());
+    let (id, _) = propose(&mut s, agent, ticket(Side::Buy, "3", "100.01"));
+    assert_eq!(s.proposals[&id].tier, Some(Tier::None));
+}

@@ -81,6 +81,7 @@ impl State {
             }
             Msg::Resume { typed } => self.resume(typed.as_deref(), now, &mut fx),
             Msg::AcknowledgeAlert { id } => {
+                self.external_alerts.remove(&id);
                 if let Some(alert) = self.alerts.iter_mut().find(|a| a.id == id)
                     && alert.acknowledge()
                 {
@@ -117,10 +118,14 @@ impl State {
                     .iter()
                     .find(|a| a.uid == uid)
                     .ok_or_else(|| format!("uid {uid} is not a configured agent"))?;
+                let mut level = self.profile.effective_permission(agent);
+                if !self.external_alerts.is_empty() {
+                    level = level.min(crate::config::Permission::Prepare);
+                }
                 Ok((
                     Requester::Agent {
                         name: agent.name.clone(),
-                        level: self.profile.effective_permission(agent),
+                        level,
                         unapproved_budget: agent.unapproved_notional_budget,
                     },
                     Some(uid),
@@ -1009,12 +1014,17 @@ impl State {
                    "order_ref": order_ref, "summary": summary}),
             false,
         ));
-        self.alert(
+        let alert = self.alert(
             Severity::Warning,
             now,
-            format!("order {order_id} at the broker was not placed by this cockpit (client {client_id}): {summary}"),
+            format!(
+                "order {order_id} at the broker was not placed by this cockpit (client {client_id}): \
+                 {summary}; agents may only prepare until this is acknowledged"
+            ),
             AlertSource::Broker,
         );
+        // Agents step down to `prepare` until the trader has looked at it (acknowledged the alert).
+        self.external_alerts.insert(alert);
     }
 
     /// A fill `(quantity, price)`, applied once per exec id. A streamed fill moves the position at once
