@@ -149,7 +149,7 @@ fn check_config_lists_every_problem_and_exits_one() {
     for e in expectations(&path) {
         assert!(stderr.contains(&e), "missing {e:?} in:\n{stderr}");
     }
-    assert!(stderr.contains("11 problem(s)"), "{stderr}");
+    assert!(stderr.contains("12 problem(s)"), "{stderr}");
 }
 
 #[test]

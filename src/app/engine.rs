@@ -165,6 +165,12 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
     /// Takes the alert thresholds of the config (`[alerts]`).
     pub fn configure_alerts(&mut self, alerts: &crate::config::AlertSettings) {
         self.state.cushion_warning = alerts.margin_cushion_warning;
+        self.state.gateway_restart = alerts.gateway_restart.map(|at| {
+            (
+                at,
+                chrono::Duration::minutes(i64::from(alerts.gateway_restart_warning_mins)),
+            )
+        });
     }
 
     /// The broker port (tests inspect what was sent).

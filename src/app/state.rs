@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 
 use super::lifecycle::Stage;
@@ -106,6 +106,10 @@ pub struct State {
     pub accounts: BTreeMap<AccountId, AccountSummary>,
     /// A cushion (excess liquidity / net liquidation) below this is alerted (`alerts.margin_cushion_warning`).
     pub cushion_warning: Decimal,
+    /// The gateway's daily restart, in exchange time, and how long before it to warn (`[alerts]`).
+    pub gateway_restart: Option<(NaiveTime, chrono::Duration)>,
+    /// The exchange day whose restart was warned of.
+    pub(super) restart_warned: Option<NaiveDate>,
     /// Positions by account and instrument.
     pub positions: BTreeMap<(AccountId, Instrument), Decimal>,
     /// Latest quotes the policy may price with (live data only).
@@ -158,6 +162,8 @@ impl State {
             alerts: Vec::new(),
             accounts: BTreeMap::new(),
             cushion_warning: DEFAULT_CUSHION_WARNING,
+            gateway_restart: None,
+            restart_warned: None,
             positions: BTreeMap::new(),
             quotes: BTreeMap::new(),
             market_data: BTreeMap::new(),

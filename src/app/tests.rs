@@ -990,3 +990,28 @@ fn an_external_order_steps_agents_down_to_prepare_until_the_trader_acknowledges_
     let (id, _) = propose(&mut s, agent, ticket(Side::Buy, "3", "100.01"));
     assert_eq!(s.proposals[&id].tier, Some(Tier::None));
 }
+
+#[test]
+fn the_gateways_daily_restart_is_announced_once_before_it() {
+    let mut s = state("paper");
+    let config = Config::parse(include_str!("../../config.example.toml"), Path::new("x.toml")).unwrap();
+    let restart = config.alerts.gateway_restart.unwrap();
+    assert_eq!(restart.format("%H:%M").to_string(), "23:45");
+    s.gateway_restart = Some((restart, Duration::minutes(10)));
+    // 23:30 in New York (EST, UTC-5) is before the window; 23:40 is in it; 23:42 says nothing new.
+    let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap();
+    let warnings = |s: &State| {
+        s.alerts
+            .iter()
+            .filter(|a| a.text.contains("gateway restarts"))
+            .count()
+    };
+    s.update(Msg::Tick, at(4, 30));
+    assert_eq!(warnings(&s), 0);
+    s.update(Msg::Tick, at(4, 40));
+    assert_eq!(warnings(&s), 1);
+    assert!(s.alerts.last().unwrap().text.contains("at 23:45 (in 5 min)"));
+    s.update(Msg::Tick, at(4, 42));
+    s.update(Msg::Tick, at(4, 50));
+    assert_eq!(warnings(&s), 1, "once a day");
+}

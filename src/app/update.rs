@@ -59,7 +59,10 @@ impl State {
                 );
             }
             Msg::Broker(event) => self.broker(event, now, &mut fx),
-            Msg::Tick => self.expire(now, &mut fx),
+            Msg::Tick => {
+                self.expire(now, &mut fx);
+                self.restart_window(now);
+            }
             Msg::KillSwitch => self.kill(now, &mut fx),
             Msg::GlobalCancel { typed } => {
                 if typed == GLOBAL_CANCEL_READ_BACK {
@@ -489,6 +492,31 @@ impl State {
         let window = Duration::seconds(i64::from(self.profile.policy.agent_budget_window_secs));
         self.unapproved
             .retain(|s| now.signed_duration_since(s.at) < window);
+    }
+
+    /// Warns once a day, the configured minutes before the gateway's daily restart: the connection will
+    /// drop and trading step down until it is back and reconciled.
+    fn restart_window(&mut self, now: DateTime<Utc>) {
+        let Some((at, before)) = self.gateway_restart else {
+            return;
+        };
+        let local = now.with_timezone(&self.profile.policy.session.timezone);
+        let today = local.date_naive();
+        let until = at.signed_duration_since(local.time());
+        if until > chrono::Duration::zero() && until <= before && self.restart_warned != Some(today) {
+            self.restart_warned = Some(today);
+            let mins = (until.num_seconds() + 59) / 60;
+            self.alert(
+                Severity::Warning,
+                now,
+                format!(
+                    "the gateway restarts at {} (in {mins} min): the connection will drop and trading pause \
+                     until it is back and reconciled",
+                    at.format("%H:%M")
+                ),
+                AlertSource::System,
+            );
+        }
     }
 
     /// Resets the daily counters when the exchange-time day changes.

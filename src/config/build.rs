@@ -1121,5 +1121,13 @@ fn alerts(raw: Option<&RawAlerts>, check: &mut Check<'_>) -> AlertSettings {
     if let Some(bell) = raw.bell {
         out.bell = bell;
     }
+    if let Some(text) = &raw.gateway_restart {
+        out.gateway_restart = time_of_day(text, "alerts.gateway_restart", check);
+    }
+    if let Some(v) = raw.gateway_restart_warning_mins
+        && let Some(v) = check.count(v, "alerts.gateway_restart_warning_mins", 1, 120, "minutes")
+    {
+        out.gateway_restart_warning_mins = v;
+    }
     out
 }

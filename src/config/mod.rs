@@ -326,6 +326,11 @@ pub struct AlertSettings {
     pub stale_quote_warning_secs: u32,
     /// Ring the bell on critical alerts.
     pub bell: bool,
+    /// When TWS / IB Gateway restarts itself each day, in the exchange's time zone (its "auto restart"
+    /// setting); `None` when not configured.
+    pub gateway_restart: Option<NaiveTime>,
+    /// How many minutes before that restart the trader is warned.
+    pub gateway_restart_warning_mins: u32,
 }
 
 impl Default for AlertSettings {
@@ -335,6 +340,8 @@ impl Default for AlertSettings {
             margin_cushion_warning: Decimal::new(10, 2),
             stale_quote_warning_secs: 5,
             bell: true,
+            gateway_restart: None,
+            gateway_restart_warning_mins: 10,
         }
     }
 }
