@@ -186,6 +186,28 @@ impl Rig {
     }
 }
 
+/// A GTC limit order for AAPL as the trader types it into TWS (not through the API).
+fn tws_order(action: &str, quantity: &str, price: f64) -> cockpit::sim::proto::PlaceOrderRequest {
+    cockpit::sim::proto::PlaceOrderRequest {
+        contract: Some(cockpit::sim::proto::Contract {
+            symbol: Some("AAPL".into()),
+            sec_type: Some("STK".into()),
+            exchange: Some("SMART".into()),
+            currency: Some("USD".into()),
+            ..Default::default()
+        }),
+        order: Some(cockpit::sim::proto::Order {
+            action: Some(action.into()),
+            total_quantity: Some(quantity.into()),
+            order_type: Some("LMT".into()),
+            lmt_price: Some(price),
+            tif: Some("GTC".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 fn aapl() -> Instrument {
     Instrument::stock(Symbol::parse("AAPL").unwrap(), Currency::USD, "NASDAQ")
 }
@@ -351,24 +373,7 @@ async fn a_dropped_socket_shuts_the_gate_until_reconnected_and_reconciled() {
 async fn an_order_typed_into_tws_is_shown_as_external_and_alerted() {
     let d = dir("external");
     let sim = sim_with_aapl().await;
-    let manual = cockpit::sim::proto::PlaceOrderRequest {
-        contract: Some(cockpit::sim::proto::Contract {
-            symbol: Some("AAPL".into()),
-            sec_type: Some("STK".into()),
-            exchange: Some("SMART".into()),
-            currency: Some("USD".into()),
-            ..Default::default()
-        }),
-        order: Some(cockpit::sim::proto::Order {
-            action: Some("BUY".into()),
-            total_quantity: Some("7".into()),
-            order_type: Some("LMT".into()),
-            lmt_price: Some(150.0),
-            tif: Some("GTC".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let manual = tws_order("BUY", "7", 150.0);
     sim.place_manual_order(manual).await.unwrap().unwrap();
     let mut rig = Rig::start(sim, &d).await;
     rig.ready().await;
@@ -582,24 +587,7 @@ async fn the_typed_global_cancel_cancels_every_order_of_the_account_at_the_gatew
     let d = dir("global-cancel");
     let sim = sim_with_aapl().await;
     // An order the trader typed into TWS, which the kill switch would leave alone.
-    let manual = cockpit::sim::proto::PlaceOrderRequest {
-        contract: Some(cockpit::sim::proto::Contract {
-            symbol: Some("AAPL".into()),
-            sec_type: Some("STK".into()),
-            exchange: Some("SMART".into()),
-            currency: Some("USD".into()),
-            ..Default::default()
-        }),
-        order: Some(cockpit::sim::proto::Order {
-            action: Some("SELL".into()),
-            total_quantity: Some("5".into()),
-            order_type: Some("LMT".into()),
-            lmt_price: Some(250.0),
-            tif: Some("GTC".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let manual = tws_order("SELL", "5", 250.0);
     sim.place_manual_order(manual).await.unwrap().unwrap();
     let mut rig = Rig::start(sim, &d).await;
     rig.ready().await;

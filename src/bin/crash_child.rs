@@ -194,40 +194,9 @@ async fn run(state_dir: PathBuf, ledger: PathBuf, count: u64) -> Result<(), Stri
             now,
         )
         .await;
-        e.handle(
-            Msg::Propose {
-                source: Source::Trader,
-                ticket,
-                note: String::new(),
-            },
-            now,
-        )
-        .await;
-        let Some((&id, p)) = e.state().proposals.last_key_value() else {
-            return Err("no proposal".into());
-        };
-        let fingerprint = p
-            .fingerprint
-            .ok_or_else(|| format!("refused: {:?}", p.violations))?;
-        e.handle(
-            Msg::Approve {
-                id,
-                evidence: Evidence::Confirm(fingerprint),
-            },
-            now,
-        )
-        .await;
-        let p = &e.state().proposals[&id];
-        if p.stage != Stage::Sent {
-            return Err(format!(
-                "proposal {} is {} (trading {})",
-                id.0,
-                p.stage,
-                e.state().trading.level()
-            ));
-        }
+        let (_, order_ref) = stage_and_send(&mut e, ticket, now).await?;
         // Only said once it is true: the intent is durable (the order was handed over too).
-        writeln!(out, "intent {}", p.order_ref.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+        writeln!(out, "intent {order_ref}").map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
         i += 1;
     }
@@ -258,6 +227,46 @@ async fn pump(
         e.handle(msg, Utc::now()).await;
     }
     Ok(())
+}
+
+/// The trader stages `ticket` and confirms it at `now`; returns the proposal and its `orderRef` once its
+/// intent is durable and the order handed to the broker port.
+async fn stage_and_send<B: BrokerPort + std::fmt::Debug>(
+    e: &mut Engine<B>,
+    ticket: OrderTicket,
+    now: DateTime<Utc>,
+) -> Result<(cockpit::domain::ProposalId, String), String> {
+    e.handle(
+        Msg::Propose {
+            source: Source::Trader,
+            ticket,
+            note: String::new(),
+        },
+        now,
+    )
+    .await;
+    let Some((&id, p)) = e.state().proposals.last_key_value() else {
+        return Err("no proposal".into());
+    };
+    let fingerprint = p.fingerprint.ok_or_else(|| refused(e.state(), p))?;
+    e.handle(
+        Msg::Approve {
+            id,
+            evidence: Evidence::Confirm(fingerprint),
+        },
+        now,
+    )
+    .await;
+    let p = &e.state().proposals[&id];
+    if p.stage != Stage::Sent {
+        return Err(format!(
+            "proposal {} is {} (trading {})",
+            id.0,
+            p.stage,
+            e.state().trading.level()
+        ));
+    }
+    Ok((id, p.order_ref.clone().unwrap_or_default()))
 }
 
 /// Why the proposal was refused, with the trading state's causes and the alerts, for the harness.
@@ -320,37 +329,8 @@ async fn run_gateway(state_dir: PathBuf, port: u16, count: u64) -> Result<(), St
     while count == 0 || i < count {
         let mut ticket = ticket(first + i).ok_or("bad ticket")?;
         ticket.limit_price = e.state().quotes.get(&ticket.instrument).and_then(|q| q.ask);
-        e.handle(
-            Msg::Propose {
-                source: Source::Trader,
-                ticket,
-                note: String::new(),
-            },
-            Utc::now(),
-        )
-        .await;
-        let Some((&id, p)) = e.state().proposals.last_key_value() else {
-            return Err("no proposal".into());
-        };
-        let fingerprint = p.fingerprint.ok_or_else(|| refused(e.state(), p))?;
-        e.handle(
-            Msg::Approve {
-                id,
-                evidence: Evidence::Confirm(fingerprint),
-            },
-            Utc::now(),
-        )
-        .await;
-        let p = &e.state().proposals[&id];
-        if p.stage != Stage::Sent {
-            return Err(format!(
-                "proposal {} is {} (trading {})",
-                id.0,
-                p.stage,
-                e.state().trading.level()
-            ));
-        }
-        writeln!(out, "intent {}", p.order_ref.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+        let (id, order_ref) = stage_and_send(&mut e, ticket, Utc::now()).await?;
+        writeln!(out, "intent {order_ref}").map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
         // Until the gateway has it: each order is acknowledged before the next.
         pump(&mut e, &mut events, within, |s| {
