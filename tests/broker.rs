@@ -543,6 +543,15 @@ async fn a_dry_run_profile_records_the_order_and_sends_nothing() {
         .filter(|r| r.kind == kinds::BROKER_EVENT && r.data["event"] == "dry_run")
         .count();
     assert_eq!(recorded, 1);
+    // The daily report says it was recorded, not sent.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cockpit"))
+        .args(["report", "--format", "json", "--state-dir"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["orders"]["sent"][0]["dry_run"], true, "{report}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -201,6 +201,7 @@ pub fn spawn(
         queued_cancels: Vec::new(),
         queued_global_cancel: false,
         unacked: BTreeMap::new(),
+        beyond_lookback: std::collections::BTreeSet::new(),
     };
     (BrokerHandle { tx, epoch }, tokio::spawn(adapter.run()))
 }
@@ -223,6 +224,8 @@ struct Adapter {
     /// Orders submitted this session that the gateway has not acknowledged (no status, no execution):
     /// each reconciliation finds them by `orderRef`, or says they never arrived.
     unacked: BTreeMap<i32, InDoubt>,
+    /// Orders in doubt older than the lookback, already put to the trader.
+    beyond_lookback: std::collections::BTreeSet<i32>,
 }
 
 /// Why a session ended.
@@ -654,6 +657,13 @@ impl Adapter {
                 // The gateway reports executions of the current day only: an older order that is not
                 // found may still have filled; the trader decides, trading stays stopped meanwhile.
                 Adopt::Absent if Utc::now().signed_duration_since(doubt.staged_at) > LOOKBACK => {
+                    if !self.beyond_lookback.insert(doubt.order_id.get()) {
+                        // Said once; it stays in doubt, and trading stopped, until the trader decides.
+                        if restarted {
+                            unresolved.push(doubt);
+                        }
+                        continue;
+                    }
                     self.send(Msg::Broker(BrokerEvent::Mismatch {
                         detail: format!(
                             "order {} ({}) from {} is older than the gateway's lookback and not found: the \

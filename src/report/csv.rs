@@ -158,6 +158,7 @@ fn orders(r: &Report, rows: &mut Rows) {
         rows.push(s, &k, &"ticket", &opt(x.ticket.as_ref().map(ticket_text)));
         rows.push(s, &k, &"order_ref", &opt(x.order_ref.as_ref()));
         rows.push(s, &k, &"agent_unapproved", &x.agent_unapproved);
+        rows.push(s, &k, &"dry_run", &x.dry_run);
     }
     let s = "orders_not_sent";
     if o.not_sent.is_empty() {

@@ -192,6 +192,9 @@ fn orders(r: &Report, clock: &Clock, s: &mut String) -> fmt::Result {
             if x.agent_unapproved {
                 ticket.push_str(" [agent, unapproved]");
             }
+            if x.dry_run {
+                ticket.push_str(" [dry run: recorded, not sent]");
+            }
             vec![
                 clock.time(x.at),
                 x.order_id.to_string(),

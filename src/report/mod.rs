@@ -219,6 +219,8 @@ pub struct SentOrder {
     pub ticket: Option<Ticket>,
     /// An agent's order sent without approval (below the threshold).
     pub agent_unapproved: bool,
+    /// A dry-run profile recorded it instead of sending it to the broker.
+    pub dry_run: bool,
 }
 
 /// What an order asked for, from its `intent`.

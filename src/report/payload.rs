@@ -181,6 +181,12 @@ pub(super) struct OrderStatus {
     pub status: String,
 }
 
+/// `broker_event` `dry_run`.
+#[derive(Debug, Deserialize)]
+pub(super) struct DryRun {
+    pub proposal: u64,
+}
+
 /// `broker_event` `execution`.
 #[derive(Debug, Deserialize)]
 pub(super) struct Execution {
@@ -240,6 +246,8 @@ pub(super) enum Human {
 pub(super) enum Broker {
     Connected,
     Disconnected,
+    /// A dry-run profile recorded this order instead of sending it.
+    DryRun(DryRun),
     OrderStatus(OrderStatus),
     Execution(Execution),
     Commission(Commission),
@@ -356,6 +364,7 @@ fn broker(data: &Value) -> Result<Option<Broker>, String> {
     Ok(Some(match tag(data, "event")?.as_str() {
         "connected" => Broker::Connected,
         "disconnected" => Broker::Disconnected,
+        "dry_run" => Broker::DryRun(typed(data)?),
         "order_status" => Broker::OrderStatus(typed(data)?),
         "execution" => Broker::Execution(typed(data)?),
         "commission" => Broker::Commission(typed(data)?),

@@ -23,10 +23,12 @@ impl Acc {
         let requester = |requesters: &HashMap<Key, String>, k: &Key| {
             requesters.get(k).cloned().unwrap_or_else(|| EARLIER.to_owned())
         };
+        let dry_run = std::mem::take(&mut self.dry_run);
         let sent = std::mem::take(&mut self.sent)
             .into_iter()
             .map(|(k, s)| SentOrder {
                 requester: requester(&self.requesters, &k),
+                dry_run: dry_run.contains(&k),
                 ..s
             })
             .collect();

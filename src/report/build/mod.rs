@@ -93,6 +93,8 @@ struct Acc {
     rejected: Vec<OrderEnd>,
     cancelled: Vec<OrderEnd>,
     ended: HashSet<(OrderKey, bool)>,
+    /// Proposals a dry-run profile recorded instead of sending.
+    dry_run: HashSet<Key>,
     order_errors: Vec<BrokerError>,
     other_errors: u64,
     connection: Vec<(DateTime<Utc>, bool)>,
@@ -246,6 +248,7 @@ impl Acc {
                 order_ref: s.order_ref.as_deref().map(inert),
                 ticket,
                 agent_unapproved,
+                dry_run: false,
             },
         ));
     }
@@ -312,6 +315,9 @@ impl Acc {
         let gateway = r.envelope.gateway.clone();
         match b {
             Broker::Connected => self.connection.push((r.at, true)),
+            Broker::DryRun(d) => {
+                self.dry_run.insert(d.proposal);
+            }
             Broker::Disconnected => {
                 self.disconnected += 1;
                 self.connection.push((r.at, false));
