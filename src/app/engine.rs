@@ -19,7 +19,7 @@ use super::state::State;
 use crate::config::{Agent, Profile};
 use crate::domain::{OrderId, ProposalId};
 use crate::journal::{
-    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, Reader, WriterOptions,
+    self, Durability, Entry, Envelope, Journal, JournalError, JournalHandle, Reader, WriterOptions, kinds,
 };
 
 /// The longest a synced commit may take before trading halts.
@@ -135,7 +135,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
         let start = Entry {
             at: now,
             envelope: envelope.clone(),
-            kind: "start".into(),
+            kind: kinds::START.into(),
             data: json!({"config_hash": config_hash, "mode": profile.mode.as_str(),
                          "version": env!("CARGO_PKG_VERSION"),
                          "timezone": profile.policy.session.timezone.name()}),
@@ -220,7 +220,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
     async fn send(&mut self, order: PlaceOrder, now: DateTime<Utc>, inbox: &mut VecDeque<Msg>) {
         failpoint("before_send");
         let record = JournalRecord {
-            kind: "sent",
+            kind: kinds::SENT,
             data: json!({"proposal": order.proposal.0, "order_id": order.order_id.get(), "order_ref": order.order_ref}),
             sync: false,
         };

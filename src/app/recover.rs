@@ -55,10 +55,6 @@ struct Replayed {
     filled: Decimal,
 }
 
-fn u64_of(v: &Value) -> Option<u64> {
-    v.as_u64()
-}
-
 fn decimal_of(v: &Value) -> Option<Decimal> {
     match v {
         Value::String(s) => s.parse().ok(),
@@ -99,16 +95,16 @@ pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>)
 
     for r in records {
         // Numbers continue across profiles: a proposal id or orderRef never repeats in one journal.
-        if let Some(id) = r.data.get("proposal").and_then(u64_of) {
+        if let Some(id) = r.data.get("proposal").and_then(Value::as_u64) {
             state.next_proposal = state.next_proposal.max(id.saturating_add(1));
         }
         if r.kind == kinds::INTENT
-            && let Some(seq) = r.data.get("intent_seq").and_then(u64_of)
+            && let Some(seq) = r.data.get("intent_seq").and_then(Value::as_u64)
         {
             state.intent_seq = state.intent_seq.max(seq);
         }
         if r.kind == kinds::ALERT
-            && let Some(id) = r.data.get("id").and_then(u64_of)
+            && let Some(id) = r.data.get("id").and_then(Value::as_u64)
         {
             state.next_alert = state.next_alert.max(id.saturating_add(1));
         }
@@ -116,7 +112,7 @@ pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>)
             continue;
         }
         let d = &r.data;
-        let proposal = d.get("proposal").and_then(u64_of);
+        let proposal = d.get("proposal").and_then(Value::as_u64);
         match r.kind.as_str() {
             kinds::VERDICT => {
                 if let Some(id) = proposal {

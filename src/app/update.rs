@@ -89,7 +89,7 @@ impl State {
                     && alert.acknowledge()
                 {
                     fx.push(record(
-                        "human_action",
+                        kinds::HUMAN_ACTION,
                         json!({"action": "acknowledge", "alert": id.0}),
                         false,
                     ));
@@ -149,7 +149,7 @@ impl State {
             Ok(r) => r,
             Err(why) => {
                 fx.push(record(
-                    "proposal_refused",
+                    kinds::PROPOSAL_REFUSED,
                     json!({"reason": why, "ticket": ticket_json(&ticket)}),
                     true,
                 ));
@@ -218,7 +218,7 @@ impl State {
             }
         }
         fx.push(record(
-            "verdict",
+            kinds::VERDICT,
             json!({
                 "proposal": id.0,
                 "version": p.version,
@@ -241,7 +241,7 @@ impl State {
     fn approve(&mut self, id: ProposalId, evidence: &Evidence, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let Some(p) = self.proposals.get(&id) else {
             fx.push(record(
-                "human_action",
+                kinds::HUMAN_ACTION,
                 json!({"action": "approve", "proposal": id.0, "refused": "no such proposal"}),
                 false,
             ));
@@ -249,7 +249,7 @@ impl State {
         };
         if p.stage != Stage::AwaitingApproval {
             fx.push(record(
-                "human_action",
+                kinds::HUMAN_ACTION,
                 json!({"action": "approve", "proposal": id.0, "refused": format!("the order is {}", p.stage)}),
                 false,
             ));
@@ -263,7 +263,7 @@ impl State {
         // policy's level would allow; the card stays, to be approved again once the gate opens.
         if let Some(shut) = self.gate_shut() {
             fx.push(record(
-                "human_action",
+                kinds::HUMAN_ACTION,
                 json!({"action": "approve", "proposal": id.0, "refused": shut}),
                 true,
             ));
@@ -277,7 +277,7 @@ impl State {
             Err(e) => e.to_string(),
         };
         fx.push(record(
-            "human_action",
+            kinds::HUMAN_ACTION,
             json!({"action": "approve", "proposal": id.0, "refused": refused}),
             true,
         ));
@@ -317,7 +317,7 @@ impl State {
                 p.stage = next(p.stage, Step::Verdict { clearable: true }).unwrap_or(p.stage);
             }
             fx.push(record(
-                "human_action",
+                kinds::HUMAN_ACTION,
                 json!({"action": "approve", "proposal": id.0, "refused": "no order id yet: the broker is not connected"}),
                 true,
             ));
@@ -341,13 +341,13 @@ impl State {
             Evidence::Typed(..) => "typed",
         };
         fx.push(record(
-            "human_action",
+            kinds::HUMAN_ACTION,
             json!({"action": "approve", "proposal": id.0, "version": p.version, "by": how,
                    "fingerprint": cleared.fingerprint().to_string()}),
             false,
         ));
         fx.push(record(
-            "intent",
+            kinds::INTENT,
             json!({"proposal": id.0, "version": p.version, "order_id": order_id.get(), "order_ref": order_ref,
                    "high_water": order_id.get(), "epoch": cleared.epoch(), "ticket": ticket_json(cleared.ticket()),
                    "fingerprint": cleared.fingerprint().to_string(), "notional": cleared.notional(),
@@ -382,7 +382,7 @@ impl State {
         if cleared.epoch() != epoch {
             p.stage = Stage::Done(End::NotSent);
             fx.push(record(
-                "not_sent",
+                kinds::NOT_SENT,
                 json!({"proposal": id.0, "reason": "the trading state changed before sending"}),
                 false,
             ));
@@ -424,7 +424,7 @@ impl State {
             self.finish_pending(id, Step::Withdraw, "withdrawn by its agent", fx);
         } else {
             fx.push(record(
-                "proposal_refused",
+                kinds::PROPOSAL_REFUSED,
                 json!({"proposal": id.0, "reason": "not this agent's proposal"}),
                 true,
             ));
@@ -439,13 +439,13 @@ impl State {
             Ok(stage) => {
                 p.stage = stage;
                 fx.push(record(
-                    "human_action",
+                    kinds::HUMAN_ACTION,
                     json!({"action": action(step), "proposal": id.0, "reason": reason}),
                     false,
                 ));
             }
             Err(e) => fx.push(record(
-                "human_action",
+                kinds::HUMAN_ACTION,
                 json!({"action": action(step), "proposal": id.0, "refused": e.to_string()}),
                 false,
             )),
@@ -458,14 +458,14 @@ impl State {
         };
         if !p.stage.is_pending() {
             fx.push(record(
-                "human_action",
+                kinds::HUMAN_ACTION,
                 json!({"action": "edit", "proposal": id.0, "refused": format!("the order is {}", p.stage)}),
                 false,
             ));
             return;
         }
         fx.push(record(
-            "human_action",
+            kinds::HUMAN_ACTION,
             json!({"action": "edit", "proposal": id.0, "from_version": p.version,
                    "before": ticket_json(&p.ticket), "after": ticket_json(&ticket)}),
             true,
@@ -537,7 +537,7 @@ impl State {
             return;
         }
         fx.push(record(
-            "trading_state",
+            kinds::TRADING_STATE,
             json!({"level": self.trading.level().label(), "cause": cause.label(), "epoch": self.trading.epoch(), "why": why}),
             true,
         ));
@@ -552,7 +552,7 @@ impl State {
             p.cleared = None;
             p.stage = Stage::Done(End::NotSent);
             fx.push(record(
-                "not_sent",
+                kinds::NOT_SENT,
                 json!({"proposal": p.id.0, "reason": why}),
                 false,
             ));
@@ -603,7 +603,7 @@ impl State {
         if outcome.is_ok() {
             self.reject_streak = 0;
             fx.push(record(
-                "trading_state",
+                kinds::TRADING_STATE,
                 json!({"level": "ACTIVE", "cause": "resume", "epoch": self.trading.epoch()}),
                 true,
             ));
@@ -789,7 +789,7 @@ impl State {
             fx,
         );
         fx.push(record(
-            "broker_event",
+            kinds::BROKER_EVENT,
             json!({"event": "connected", "next_valid_id": next_valid_id}),
             false,
         ));
@@ -836,7 +836,7 @@ impl State {
         ] {
             self.trading.clear(cause);
         }
-        fx.push(record("broker_event", json!({"event": "reconciled"}), false));
+        fx.push(record(kinds::BROKER_EVENT, json!({"event": "reconciled"}), false));
     }
 
     /// One account value; margin changes beyond the thresholds are alerted (and journaled with the alert):
@@ -1084,7 +1084,7 @@ impl State {
             *position = position.checked_add(signed).unwrap_or(*position);
         }
         fx.push(record(
-            "broker_event",
+            kinds::BROKER_EVENT,
             json!({"event": "execution", "proposal": id.0, "order_id": order_id.get(), "exec_id": exec_id,
                    "quantity": quantity, "price": price, "replay": replay}),
             false,
@@ -1184,7 +1184,7 @@ impl State {
             p.ticket.instrument.symbol
         );
         fx.push(record(
-            "broker_event",
+            kinds::BROKER_EVENT,
             json!({"event": "order_status", "proposal": id.0, "order_id": order_id.get(), "status": format!("{to:?}")}),
             false,
         ));
@@ -1219,7 +1219,7 @@ impl State {
     ) {
         let sd = self.profile.policy.step_down;
         fx.push(record(
-            "broker_event",
+            kinds::BROKER_EVENT,
             json!({"event": "error", "order_id": order_id.map(OrderId::get), "code": code, "text": text}),
             false,
         ));

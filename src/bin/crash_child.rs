@@ -287,7 +287,10 @@ async fn run_gateway(state_dir: PathBuf, port: u16, count: u64) -> Result<(), St
     let first: u64 = Reader::open(&state_dir)
         .and_then(|r| r.records(1))
         .map_or(0, |records| {
-            records.iter().filter(|r| r.kind == "intent").count() as u64
+            records
+                .iter()
+                .filter(|r| r.kind == cockpit::journal::kinds::INTENT)
+                .count() as u64
         });
     let mut profile = config.profiles["paper"].clone();
     profile.port = port;

@@ -6,7 +6,7 @@ use ibapi::contracts::{Contract, SecurityType};
 use ibapi::orders::{Action, ExecutionSide, Order, OrderStatusKind, TimeInForce};
 use rust_decimal::Decimal;
 
-use crate::domain::{Instrument, OrderEvent, OrderTicket, OrderType, SecType, Side, Tif};
+use crate::domain::{Instrument, OrderEvent, OrderTicket, SecType, Side, Tif};
 
 /// IB's `f64` as an exact decimal, rounded to 8 places; `None` for NaN, infinities and IB's "unset"
 /// (`f64::MAX`).
@@ -19,7 +19,7 @@ pub fn decimal(value: f64) -> Option<Decimal> {
 }
 
 /// A ticket's decimal as IB's `f64` (prices and quantities are exact in a few significant digits).
-fn float(value: Decimal) -> f64 {
+pub(crate) fn float(value: Decimal) -> f64 {
     value.to_string().parse().unwrap_or(f64::NAN)
 }
 
@@ -69,20 +69,20 @@ pub fn order(ticket: &OrderTicket, order_id: i32, order_ref: &str) -> Order {
 
 /// The side of IB's order action (`SSHORT`/`SLONG` are sells).
 #[must_use]
-pub fn side(action: Action) -> Option<Side> {
-    Some(match action {
+pub fn side(action: Action) -> Side {
+    match action {
         Action::Buy => Side::Buy,
         Action::Sell | Action::SellShort | Action::SellLong => Side::Sell,
-    })
+    }
 }
 
 /// The side of an execution.
 #[must_use]
-pub fn execution_side(side: &ExecutionSide) -> Option<Side> {
-    Some(match side {
+pub fn execution_side(side: &ExecutionSide) -> Side {
+    match side {
         ExecutionSide::Bought => Side::Buy,
         ExecutionSide::Sold => Side::Sell,
-    })
+    }
 }
 
 /// What IB's status says happened to an order; `None` for a status the cockpit does not know (the caller
@@ -102,17 +102,11 @@ pub fn order_event(status: &OrderStatusKind, filled: f64) -> Option<OrderEvent> 
     })
 }
 
-/// Whether the order type is one the cockpit sends (the policy allows no other).
-#[must_use]
-pub fn known_order_type(ib: &str) -> Option<OrderType> {
-    OrderType::parse(ib).ok()
-}
-
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
-    use crate::domain::{AccountId, Currency, Price, Quantity, Symbol};
+    use crate::domain::{AccountId, Currency, OrderType, Price, Quantity, Symbol};
 
     #[test]
     fn floats_become_exact_decimals_or_nothing() {

@@ -138,7 +138,7 @@ struct Seen {
     /// 0 or less when the gateway does not say (TWS omits it on completed orders; `ibapi` reads -1).
     order_id: i32,
     symbol: String,
-    side: Option<Side>,
+    side: Side,
     /// The size ordered; `None` where the gateway does not say it (executions, completed orders).
     quantity: Option<f64>,
     status: OrderStatus,
@@ -827,7 +827,7 @@ fn adopt(doubt: &InDoubt, seen: &[Seen], client_id: i32) -> Adopt {
         return Adopt::Absent;
     }
     let t = &doubt.ticket;
-    let quantity = t.quantity.get().to_string().parse::<f64>().ok();
+    let quantity = Some(convert::float(t.quantity.get()));
     for s in seen {
         let why = if s.client_id != client_id {
             format!("placed by client {}, not {client_id}", s.client_id)
@@ -835,8 +835,8 @@ fn adopt(doubt: &InDoubt, seen: &[Seen], client_id: i32) -> Adopt {
             format!("order id {}, not {}", s.order_id, doubt.order_id.get())
         } else if s.symbol != t.instrument.symbol.as_str() {
             format!("symbol {}, not {}", s.symbol, t.instrument.symbol)
-        } else if s.side != Some(t.side) {
-            format!("side {:?}, not {}", s.side, t.side.as_ib())
+        } else if s.side != t.side {
+            format!("side {}, not {}", s.side.as_ib(), t.side.as_ib())
         } else if s.quantity.is_some() && s.quantity != quantity {
             format!("quantity {:?}, not {}", s.quantity, t.quantity)
         } else {
@@ -1152,7 +1152,7 @@ mod tests {
             client_id,
             order_id,
             symbol: "AAPL".into(),
-            side: Some(side),
+            side,
             quantity,
             status,
         }
