@@ -116,7 +116,19 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             };
             run_sim(&args, &state_dir, out, err)
         }
-        Some(Command::Demo { .. }) => not_available(err, "cockpit demo", "the screen (issue #6)"),
+        Some(Command::Demo { seed }) => {
+            match crate::tui::demo(seed, cli.state_dir.as_deref(), cli.theme.as_deref()) {
+                Ok(dir) => {
+                    let _ = writeln!(
+                        out,
+                        "cockpit demo: stopped. Its journal stays in {0}: `cockpit report --state-dir {0}`, `cockpit journal verify --state-dir {0}`.",
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(err, &e),
+            }
+        }
         Some(Command::Mcp) => not_available(err, "cockpit mcp", "the agent gateway (issue #7)"),
         Some(Command::CheckConfig) => check_config(cli.config.as_deref(), out, err),
         Some(Command::Journal {
@@ -131,11 +143,35 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
                 Err(e) => fail(err, &format!("cockpit report: {e}")),
             }
         }
-        None => not_available(
-            err,
-            "cockpit (the live cockpit)",
-            "the broker adapter and screen (issues #5, #6)",
-        ),
+        None => run_cockpit(&cli, err),
+    }
+}
+
+/// `cockpit`: load the config, pick the profile (typing the account id to enter live), run the screen.
+fn run_cockpit(cli: &Cli, err: &mut dyn Write) -> ExitCode {
+    let path = match paths::config_file(cli.config.as_deref(), &ProcessEnv) {
+        Ok(path) => path,
+        Err(e) => return fail(err, &format!("cockpit: {e}")),
+    };
+    let config = match crate::config::Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let state_dir = match paths::state_dir(cli.state_dir.as_deref(), &ProcessEnv) {
+        Ok(dir) => dir,
+        Err(e) => return fail(err, &format!("cockpit: {e}")),
+    };
+    let profile = cli
+        .profile
+        .clone()
+        .unwrap_or_else(|| config.default_profile.clone());
+    let stdin = std::io::stdin();
+    if let Err(e) = crate::tui::confirm_live(&config, &profile, &mut stdin.lock(), err) {
+        return fail(err, &e);
+    }
+    match crate::tui::cockpit(config, profile, state_dir, cli.theme.as_deref()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(err, &e),
     }
 }
 
@@ -220,7 +256,7 @@ fn report(
 fn not_available(err: &mut dyn Write, what: &str, arrives_with: &str) -> ExitCode {
     let _ = writeln!(
         err,
-        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit sim` (the IB Gateway simulator), `cockpit check-config`, `cockpit journal verify` and `cockpit report`."
+        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit demo`, `cockpit` (with a config), `cockpit sim` (the IB Gateway simulator), `cockpit check-config`, `cockpit journal verify` and `cockpit report`."
     );
     ExitCode::from(EXIT_NOT_AVAILABLE)
 }
@@ -249,12 +285,17 @@ mod tests {
 
     #[test]
     fn every_unbuilt_subcommand_says_not_available_and_fails() {
-        for args in [&["cockpit"][..], &["cockpit", "demo"], &["cockpit", "mcp"]] {
-            let (code, err) = run_args(args);
-            assert_eq!(code, ExitCode::from(EXIT_NOT_AVAILABLE), "{args:?}");
-            assert!(err.contains("not available yet"), "{args:?}: {err}");
-            assert!(err.contains("`cockpit report`"), "{args:?}: {err}");
-        }
+        let (code, err) = run_args(&["cockpit", "mcp"]);
+        assert_eq!(code, ExitCode::from(EXIT_NOT_AVAILABLE));
+        assert!(err.contains("not available yet"), "{err}");
+        assert!(err.contains("`cockpit report`"), "{err}");
+    }
+
+    #[test]
+    fn the_cockpit_without_a_config_names_the_file_and_fails_before_taking_the_terminal() {
+        let (code, err) = run_args(&["cockpit", "--config", "/nonexistent/cockpit.toml"]);
+        assert_eq!(code, ExitCode::FAILURE);
+        assert!(err.contains("/nonexistent/cockpit.toml"), "{err}");
     }
 
     #[test]

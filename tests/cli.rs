@@ -20,17 +20,53 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn unbuilt_subcommands_exit_3_with_not_available_yet() {
-    for args in [&["demo"][..], &["mcp"], &[]] {
-        let out = cockpit().args(args).output().expect("runs");
-        assert_eq!(out.status.code(), Some(3), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not available yet"), "{args:?}: {err}");
-        assert!(
-            err.contains("`cockpit journal verify` and `cockpit report`"),
-            "{args:?}: the commands available today are listed: {err}"
-        );
-        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    let out = cockpit().arg("mcp").output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not available yet"), "{err}");
+    assert!(
+        err.contains("`cockpit journal verify` and `cockpit report`"),
+        "the commands available today are listed: {err}"
+    );
+    assert!(out.stdout.is_empty(), "printed to stdout");
+}
+
+#[test]
+fn the_cockpit_refuses_a_missing_config_and_a_wrong_live_account_before_taking_the_terminal() {
+    let dir = temp_dir("live-refused");
+    let out = cockpit()
+        .args(["--config", "/nonexistent/cockpit.toml", "--state-dir"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cockpit.toml"));
+    let mut child = cockpit()
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"),
+        ])
+        .args(["--profile", "live", "--state-dir"])
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"U7777777\n").expect("typed");
     }
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Type the live account id"), "{err}");
+    assert!(err.contains("not started: typed 'U7777777'"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: the screen never started"
+    );
 }
 
 #[test]

@@ -161,9 +161,12 @@ async fn an_intent_never_recorded_as_sent_is_in_doubt_and_blocks_trading_until_t
         "the trader is told"
     );
 
-    // Connected and reconciled, but the order in doubt keeps trading stepped down.
+    // Connected and reconciled, but the order in doubt keeps the gate shut.
     ready(&mut e, t0()).await;
-    assert_ne!(e.state().trading.level(), Level::Active);
+    assert!(
+        e.state().gate_shut().is_some(),
+        "the gate stays shut while an order is in doubt"
+    );
     let id = propose(&mut e, "12").await;
     confirm(&mut e, id).await;
     assert!(e.broker().placed.is_empty(), "nothing is sent while in doubt");

@@ -43,6 +43,9 @@ pub enum End {
     NotSent,
     /// A dry-run profile: the broker adapter recorded the order instead of sending it.
     DryRun,
+    /// Voided when the trader switched profile: an order staged for one account and gateway is never
+    /// carried to another.
+    Voided,
 }
 
 /// What can happen to a staged order.
@@ -71,6 +74,8 @@ pub enum Step {
     Dropped,
     /// A dry-run profile's broker adapter recorded the order instead of sending it.
     Recorded,
+    /// The trader switched profile while it waited.
+    Void,
     /// The broker said whether an in-doubt order reached it.
     Resolved {
         /// Whether the broker knows the order.
@@ -104,6 +109,7 @@ impl fmt::Display for Stage {
             Self::Done(End::Withdrawn) => "withdrawn",
             Self::Done(End::NotSent) => "not sent",
             Self::Done(End::DryRun) => "recorded (dry run)",
+            Self::Done(End::Voided) => "voided (profile switch)",
         };
         f.write_str(text)
     }
@@ -127,6 +133,7 @@ pub fn next(stage: Stage, step: Step) -> Result<Stage, LifecycleError> {
         (Refused | AwaitingApproval, Step::Reject) => Done(End::TraderRejected),
         (Refused | AwaitingApproval, Step::Expire) => Done(End::Expired),
         (Refused | AwaitingApproval, Step::Withdraw) => Done(End::Withdrawn),
+        (Refused | AwaitingApproval, Step::Void) => Done(End::Voided),
         (Approved, Step::IntentCommitted) | (InDoubt, Step::Resolved { found: true }) => Sent,
         (Approved, Step::IntentFailed)
         | (Sent, Step::Dropped)

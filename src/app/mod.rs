@@ -6,6 +6,8 @@ mod lifecycle;
 mod lock;
 mod msg;
 mod recover;
+pub mod screen;
+pub mod shell;
 mod state;
 mod update;
 

@@ -281,6 +281,27 @@ pub enum Msg {
         /// What was typed, if anything.
         typed: Option<String>,
     },
+    /// Cancel every working order the cockpit placed, without halting (the trader chose to cancel them
+    /// before a profile switch).
+    CancelWorking {
+        /// Why.
+        why: String,
+    },
+    /// Void every pending staged order (a profile switch: orders staged for one account and gateway are
+    /// never carried to another).
+    Void {
+        /// Why.
+        reason: String,
+    },
+    /// Something the trader did on the screen that changes nothing but must be journaled: keys discarded
+    /// because the focus or a dialog changed under them, an approval refused because the quote moved, a
+    /// profile switch.
+    Screen {
+        /// What (`key_discarded`, `approval_stale`, `switch_profile`, …).
+        action: &'static str,
+        /// The particulars.
+        detail: serde_json::Value,
+    },
     /// The trader acknowledged an alert.
     AcknowledgeAlert {
         /// The alert.

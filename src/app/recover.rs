@@ -84,6 +84,9 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Human (or clock) actions that end a pending staged order.
+const ENDING_ACTIONS: [&str; 4] = ["reject", "withdraw", "expire", "void"];
+
 /// Replays `records` (the whole journal, in seq order) into `state`, as of `now`.
 pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>) {
     let gateway = format!("{}:{}", state.profile.host, state.profile.port);
@@ -120,7 +123,7 @@ pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>)
                 }
             }
             kinds::HUMAN_ACTION if d.get("refused").is_none_or(Value::is_null) => {
-                let ends = matches!(d["action"].as_str(), Some("reject" | "withdraw" | "expire"));
+                let ends = ENDING_ACTIONS.contains(&d["action"].as_str().unwrap_or_default());
                 if let (true, Some(p)) = (ends, proposal.and_then(|id| replayed.get_mut(&id))) {
                     p.fate = Fate::Ended;
                 }

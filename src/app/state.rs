@@ -141,6 +141,8 @@ pub struct State {
     pub order_id_high_water: Option<OrderId>,
     /// Rejects in a row.
     pub reject_streak: u32,
+    /// Why the last approval was refused, for the screen (cleared at every approval).
+    pub last_refusal: Option<(ProposalId, String)>,
     pub(super) next_proposal: u64,
     pub(super) next_alert: u64,
     pub(super) intent_seq: u64,
@@ -179,6 +181,7 @@ impl State {
             next_order_id: None,
             order_id_high_water: None,
             reject_streak: 0,
+            last_refusal: None,
             next_proposal: 1,
             next_alert: 1,
             intent_seq: 0,

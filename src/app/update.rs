@@ -24,6 +24,7 @@ fn action(step: Step) -> &'static str {
         Step::Reject => "reject",
         Step::Withdraw => "withdraw",
         Step::Expire => "expire",
+        Step::Void => "void",
         _ => "other",
     }
 }
@@ -44,7 +45,10 @@ impl State {
         match msg {
             Msg::Propose { source, ticket, note } => self.propose(source, ticket, note, now, &mut fx),
             Msg::Withdraw { source, id } => self.withdraw(source, id, &mut fx),
-            Msg::Approve { id, evidence } => self.approve(id, &evidence, now, &mut fx),
+            Msg::Approve { id, evidence } => {
+                self.last_refusal = None;
+                self.approve(id, &evidence, now, &mut fx);
+            }
             Msg::Reject { id, reason } => self.finish_pending(id, Step::Reject, &reason, &mut fx),
             Msg::Edit { id, ticket } => self.edit(id, ticket, now, &mut fx),
             Msg::IntentCommitted { id } => self.send(id, now, &mut fx),
@@ -64,6 +68,30 @@ impl State {
                 self.restart_window(now);
             }
             Msg::KillSwitch => self.kill(now, &mut fx),
+            Msg::CancelWorking { why } => {
+                fx.push(record(
+                    kinds::HUMAN_ACTION,
+                    json!({"action": "cancel_working", "why": why}),
+                    false,
+                ));
+                self.cancel_working(&mut fx);
+            }
+            Msg::Void { reason } => {
+                let pending: Vec<ProposalId> = self
+                    .proposals
+                    .values()
+                    .filter(|p| p.stage.is_pending())
+                    .map(|p| p.id)
+                    .collect();
+                for id in pending {
+                    self.finish_pending(id, Step::Void, &reason, &mut fx);
+                }
+            }
+            Msg::Screen { action, detail } => fx.push(record(
+                kinds::HUMAN_ACTION,
+                json!({"action": action, "detail": detail}),
+                false,
+            )),
             Msg::GlobalCancel { typed } => {
                 if typed == GLOBAL_CANCEL_READ_BACK {
                     fx.push(record(
@@ -239,48 +267,37 @@ impl State {
     }
 
     fn approve(&mut self, id: ProposalId, evidence: &Evidence, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
-        let Some(p) = self.proposals.get(&id) else {
-            fx.push(record(
-                kinds::HUMAN_ACTION,
-                json!({"action": "approve", "proposal": id.0, "refused": "no such proposal"}),
-                false,
-            ));
-            return;
-        };
-        if p.stage != Stage::AwaitingApproval {
-            fx.push(record(
-                kinds::HUMAN_ACTION,
-                json!({"action": "approve", "proposal": id.0, "refused": format!("the order is {}", p.stage)}),
-                false,
-            ));
-            return;
-        }
-        // The policy runs again at the moment of sending, against working and in-flight orders.
-        let Some(verdict) = self.recheck(id, now, fx) else {
-            return;
-        };
-        // The gate: nothing but cancels goes out unless connected and reconciled (P12), whatever the
-        // policy's level would allow; the card stays, to be approved again once the gate opens.
-        if let Some(shut) = self.gate_shut() {
-            fx.push(record(
-                kinds::HUMAN_ACTION,
-                json!({"action": "approve", "proposal": id.0, "refused": shut}),
-                true,
-            ));
-            return;
-        }
-        let refused = match policy::approve(verdict, evidence) {
-            Ok(cleared) => {
-                self.commit_intent(id, cleared, evidence, fx);
-                return;
+        let refused = match self.proposals.get(&id) {
+            None => Some(("no such proposal".to_owned(), false)),
+            Some(p) if p.stage != Stage::AwaitingApproval => {
+                Some((format!("the order is {}", p.stage), false))
             }
-            Err(e) => e.to_string(),
+            Some(_) => None,
         };
-        fx.push(record(
-            kinds::HUMAN_ACTION,
-            json!({"action": "approve", "proposal": id.0, "refused": refused}),
-            true,
-        ));
+        let refused = refused.or_else(|| {
+            // The policy runs again at the moment of sending, against working and in-flight orders.
+            let verdict = self.recheck(id, now, fx)?;
+            // The gate: nothing but cancels goes out unless connected and reconciled (P12), whatever the
+            // policy's level would allow; the card stays, to be approved again once the gate opens.
+            if let Some(shut) = self.gate_shut() {
+                return Some((shut, true));
+            }
+            match policy::approve(verdict, evidence) {
+                Ok(cleared) => {
+                    self.commit_intent(id, cleared, evidence, fx);
+                    None
+                }
+                Err(e) => Some((e.to_string(), true)),
+            }
+        });
+        if let Some((why, sync)) = refused {
+            fx.push(record(
+                kinds::HUMAN_ACTION,
+                json!({"action": "approve", "proposal": id.0, "refused": why}),
+                sync,
+            ));
+            self.last_refusal = Some((id, why));
+        }
     }
 
     /// Why no order may go out now, if the gate is shut: not connected, or not reconciled since connecting,
@@ -567,6 +584,11 @@ impl State {
         ));
         // The epoch bump comes first, so nothing already in the pipe slips out.
         self.step_down(Cause::KillSwitch, Level::Halted, "kill switch", now, fx);
+        self.cancel_working(fx);
+    }
+
+    /// Cancels every order the cockpit placed that is still working (or in doubt).
+    fn cancel_working(&mut self, fx: &mut Vec<Effect>) {
         let working: Vec<OrderId> = self
             .proposals
             .values_mut()
@@ -777,17 +799,32 @@ impl State {
     /// Connected (or back): IB's next id, and trading stays stepped down until reconciled.
     fn connected(&mut self, next_valid_id: i32, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let sd = self.profile.policy.step_down;
+        // The first connection of this run: nothing went wrong, so the gate stays shut until the
+        // reconciliation without stepping the level down (and without a resume to ask the trader for).
+        let first = self.next_order_id.is_none() && self.disconnected_since.is_none();
         self.connected = true;
         self.after_disconnect(now, fx);
         self.next_order_id = OrderId::new(next_valid_id).ok();
         self.trading.clear(Cause::Disconnected);
-        self.step_down(
-            Cause::Unreconciled,
-            sd.on_disconnect.into(),
-            "connected, not yet reconciled",
-            now,
-            fx,
-        );
+        if first {
+            if self.trading.step_down(Cause::Unreconciled, Level::Active) {
+                fx.push(record(
+                    kinds::TRADING_STATE,
+                    json!({"level": self.trading.level().label(), "cause": Cause::Unreconciled.label(),
+                           "epoch": self.trading.epoch(),
+                           "why": "first connection: no order leaves before the reconciliation"}),
+                    true,
+                ));
+            }
+        } else {
+            self.step_down(
+                Cause::Unreconciled,
+                sd.on_disconnect.into(),
+                "connected, not yet reconciled",
+                now,
+                fx,
+            );
+        }
         fx.push(record(
             kinds::BROKER_EVENT,
             json!({"event": "connected", "next_valid_id": next_valid_id}),

@@ -183,6 +183,7 @@ pub(super) fn build(raw: &RawConfig, problems: &mut Vec<Problem>) -> Option<Conf
         profiles,
         agents,
         theme,
+        ascii_borders: raw.theme.as_ref().and_then(|t| t.ascii_borders).unwrap_or(false),
         keys,
         alerts,
         hash: String::new(),
@@ -520,6 +521,20 @@ fn policy(
         );
     }
     let live_typed_quantity = quantity("live_typed_quantity", check, |p| p.live_typed_quantity.as_ref());
+    let approval_quote_tolerance_pct = match l.get("approval_quote_tolerance_pct", |p| {
+        p.approval_quote_tolerance_pct.as_ref()
+    }) {
+        None => Some(super::DEFAULT_APPROVAL_QUOTE_TOLERANCE_PCT),
+        Some((v, path)) => check
+            .decimal(
+                v,
+                &path,
+                Decimal::new(1, 2),
+                Decimal::from(50),
+                "a percentage from \"0.01\" to \"50\", written as a string",
+            )
+            .and_then(|pct| check.scale(pct, v, &path, 4)),
+    };
     let agent_budget_window_secs = count(
         "agent_budget_window_secs",
         check,
@@ -548,6 +563,7 @@ fn policy(
         manual_approval_notional: manual?,
         typed_approval_notional: typed?,
         live_typed_quantity: live_typed_quantity?,
+        approval_quote_tolerance_pct: approval_quote_tolerance_pct?,
         agent_budget_window_secs: agent_budget_window_secs?,
         step_down: step_down?,
         session: session?,
@@ -1060,7 +1076,7 @@ fn keys(raw: Option<&BTreeMap<String, String>>, check: &mut Check<'_>) -> BTreeM
             } else {
                 check.problem(
                     &path,
-                    format!("'{}' is not a key; expected one character, or Enter, Esc, Tab, Up, Down, Left, Right, F1..F12", shown(key)),
+                    format!("'{}' is not a key; expected one character, or Enter, Esc, Tab, BackTab, Up, Down, Left, Right, Backspace, PageUp, PageDown, F1..F12", shown(key)),
                 );
             }
         }
@@ -1086,7 +1102,19 @@ pub(super) fn valid_key(key: &str) -> bool {
     if let (Some(c), None) = (chars.next(), chars.next()) {
         return !c.is_control() && !c.is_whitespace();
     }
-    let named = ["Enter", "Esc", "Tab", "Up", "Down", "Left", "Right"];
+    let named = [
+        "Enter",
+        "Esc",
+        "Tab",
+        "BackTab",
+        "Up",
+        "Down",
+        "Left",
+        "Right",
+        "Backspace",
+        "PageUp",
+        "PageDown",
+    ];
     named.contains(&key)
         || key
             .strip_prefix('F')

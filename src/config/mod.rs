@@ -33,6 +33,8 @@ pub struct Config {
     pub agents: Vec<Agent>,
     /// Theme name (a file in `themes/`).
     pub theme: String,
+    /// Draw borders with ASCII characters (`[theme] ascii_borders`).
+    pub ascii_borders: bool,
     /// Key bindings by action.
     pub keys: BTreeMap<Action, String>,
     /// Alert settings.
@@ -223,6 +225,9 @@ pub struct Policy {
     pub typed_approval_notional: Decimal,
     /// On a live profile, above this quantity the human types a read-back.
     pub live_typed_quantity: Decimal,
+    /// An approval dialog is refused (and the card redrawn) when the quote moved more than this percentage
+    /// since the card was shown (optional; default [`DEFAULT_APPROVAL_QUOTE_TOLERANCE_PCT`]).
+    pub approval_quote_tolerance_pct: Decimal,
     /// Window of an execute-level agent's unapproved-notional budget, in seconds.
     pub agent_budget_window_secs: u32,
     /// Step-down triggers.
@@ -250,37 +255,62 @@ pub struct Agent {
     pub unapproved_notional_budget: Decimal,
 }
 
-/// Actions that have a key.
+/// Actions that have a key (ARCHITECTURE.md §7). The arrow keys always move and `Shift-Tab` always moves
+/// the focus back, whatever `[keys]` says, so a remapped key can never leave the trader unable to move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
+    /// Focus the next pane.
+    FocusNext,
+    /// Focus the previous pane.
+    FocusPrev,
+    /// Move the selection up.
+    Up,
+    /// Move the selection down.
+    Down,
+    /// Open the focused item (an order's detail card, an alert's full text).
+    Open,
+    /// Close a dialog or cancel what is being typed.
+    Close,
     /// Approve the focused staged order.
     Approve,
-    /// Reject the focused staged order.
-    Reject,
     /// Edit the focused staged order within limits.
     Edit,
+    /// Reject the focused staged order.
+    Reject,
+    /// A new order ticket of the trader's own.
+    NewOrder,
     /// Acknowledge the focused alert.
     Acknowledge,
-    /// Halt trading and cancel the cockpit's orders.
-    KillSwitch,
-    /// Step the trading state back up.
-    Resume,
     /// Switch between profiles.
     SwitchProfile,
+    /// The trading state: the kill switch when active, resume when stepped down.
+    TradingState,
+    /// Reconnect now, after the connection gave up.
+    Reconnect,
+    /// Every key and what it does.
+    Help,
     /// Leave the cockpit.
     Quit,
 }
 
 impl Action {
     /// Every action, in the order of the file.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 16] = [
+        Self::FocusNext,
+        Self::FocusPrev,
+        Self::Up,
+        Self::Down,
+        Self::Open,
+        Self::Close,
         Self::Approve,
-        Self::Reject,
         Self::Edit,
+        Self::Reject,
+        Self::NewOrder,
         Self::Acknowledge,
-        Self::KillSwitch,
-        Self::Resume,
         Self::SwitchProfile,
+        Self::TradingState,
+        Self::Reconnect,
+        Self::Help,
         Self::Quit,
     ];
 
@@ -288,13 +318,21 @@ impl Action {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::FocusNext => "focus_next",
+            Self::FocusPrev => "focus_prev",
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Open => "open",
+            Self::Close => "close",
             Self::Approve => "approve",
-            Self::Reject => "reject",
             Self::Edit => "edit",
+            Self::Reject => "reject",
+            Self::NewOrder => "new_order",
             Self::Acknowledge => "acknowledge",
-            Self::KillSwitch => "kill_switch",
-            Self::Resume => "resume",
             Self::SwitchProfile => "switch_profile",
+            Self::TradingState => "trading_state",
+            Self::Reconnect => "reconnect",
+            Self::Help => "help",
             Self::Quit => "quit",
         }
     }
@@ -303,14 +341,45 @@ impl Action {
     #[must_use]
     pub fn default_key(self) -> &'static str {
         match self {
+            Self::FocusNext => "Tab",
+            Self::FocusPrev => "BackTab",
+            Self::Up => "k",
+            Self::Down => "j",
+            Self::Open => "Enter",
+            Self::Close => "Esc",
             Self::Approve => "a",
-            Self::Reject => "r",
             Self::Edit => "e",
-            Self::Acknowledge => "k",
-            Self::KillSwitch => "K",
-            Self::Resume => "R",
-            Self::SwitchProfile => "P",
+            Self::Reject => "r",
+            Self::NewOrder => "n",
+            Self::Acknowledge => "A",
+            Self::SwitchProfile => "p",
+            Self::TradingState => "K",
+            Self::Reconnect => "c",
+            Self::Help => "?",
             Self::Quit => "q",
+        }
+    }
+
+    /// What it does, for the footer and the help screen.
+    #[must_use]
+    pub fn hint(self) -> &'static str {
+        match self {
+            Self::FocusNext => "next pane",
+            Self::FocusPrev => "previous pane",
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Open => "open",
+            Self::Close => "close",
+            Self::Approve => "approve",
+            Self::Edit => "edit",
+            Self::Reject => "reject",
+            Self::NewOrder => "new order",
+            Self::Acknowledge => "acknowledge",
+            Self::SwitchProfile => "profile",
+            Self::TradingState => "kill switch / resume",
+            Self::Reconnect => "reconnect",
+            Self::Help => "help",
+            Self::Quit => "quit",
         }
     }
 }
@@ -346,8 +415,11 @@ impl Default for AlertSettings {
     }
 }
 
+/// `policy.approval_quote_tolerance_pct` when not set: half a percent.
+pub const DEFAULT_APPROVAL_QUOTE_TOLERANCE_PCT: Decimal = Decimal::from_parts(5, 0, 0, false, 1);
+
 /// The built-in themes.
-pub const THEMES: [&str; 3] = ["dark", "light", "mono"];
+pub const THEMES: [&str; 3] = ["dark", "light", "high-contrast"];
 
 /// One problem with one key: `path: message`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

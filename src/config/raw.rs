@@ -43,6 +43,7 @@ pub struct RawPolicy {
     pub manual_approval_notional: Option<String>,
     pub typed_approval_notional: Option<String>,
     pub live_typed_quantity: Option<String>,
+    pub approval_quote_tolerance_pct: Option<String>,
     pub agent_budget_window_secs: Option<i64>,
     pub step_down: Option<RawStepDown>,
     pub session: Option<RawSession>,
@@ -113,6 +114,7 @@ pub struct RawAgent {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawTheme {
     pub name: Option<String>,
+    pub ascii_borders: Option<bool>,
 }
 
 /// `[alerts]`.

@@ -21,7 +21,7 @@ mod load;
 mod markdown;
 mod payload;
 mod render;
-mod text;
+pub mod text;
 
 #[cfg(test)]
 mod tests;

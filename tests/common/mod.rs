@@ -122,7 +122,10 @@ pub async fn ready(e: &mut Engine<Recorder>, now: DateTime<Utc>) {
     e.handle(Msg::Broker(BrokerEvent::Connected { next_valid_id: 100 }), now)
         .await;
     e.handle(Msg::Broker(BrokerEvent::Reconciled), now).await;
-    e.handle(Msg::Resume { typed: None }, now).await;
+    // A first connection shuts the gate without stepping down; a reconnect steps down until resumed.
+    if e.state().trading.level() != cockpit::policy::Level::Active {
+        e.handle(Msg::Resume { typed: None }, now).await;
+    }
     e.handle(quote_at(now), now).await;
 }
 

@@ -1,0 +1,1 @@
+//! Tests of the screen state: filled in below.

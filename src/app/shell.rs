@@ -1,0 +1,338 @@
+//! The app shell: one `select!` loop over the keyboard, the broker adapter's events, a one-second tick
+//! and the shutdown signals. Keys go through the [`Screen`] to commands; everything that changes state goes
+//! through the engine (`State::update` and the journal). It redraws only when something changed, at most
+//! once per [`FRAME`] (60 frames per second).
+//!
+//! A profile switch voids the old profile's staged orders (journaled), cancels or keeps its working orders
+//! as the trader chose, stops its engine and adapter, and starts both afresh on the new profile's gateway.
+
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use chrono::Utc;
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{Engine, EngineError};
+use super::msg::Msg;
+use super::screen::{Command, Dialog, Keymap, ProfileChoice, Screen};
+use crate::broker::{self, BrokerHandle, InDoubt, Settings};
+use crate::config::Config;
+use crate::ui::{self, History, Theme, View};
+
+/// The shortest time between two frames.
+pub const FRAME: StdDuration = StdDuration::from_millis(16);
+/// How long a switch waits for the cancels of working orders to be confirmed before it goes on.
+pub const SWITCH_CANCEL_WAIT: StdDuration = StdDuration::from_secs(5);
+/// The most adapter messages handled before the screen gets a chance to draw.
+const BATCH: usize = 256;
+
+/// Everything the shell needs to run.
+#[derive(Debug)]
+pub struct Setup {
+    /// The config (profiles, agents, keys, alerts).
+    pub config: Config,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// The profile to start on.
+    pub profile: String,
+    /// The theme.
+    pub theme: Theme,
+    /// The banner of a live profile (`LIVE`, or `LIVE (SIM)` in the demo).
+    pub live_label: String,
+}
+
+/// Why the shell stopped with an error.
+#[derive(Debug, Error)]
+pub enum ShellError {
+    /// The engine could not start (state dir locked, journal unusable).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// No such profile.
+    #[error("no profile named '{0}' in the config")]
+    NoProfile(String),
+    /// The terminal failed.
+    #[error("the terminal failed: {0}")]
+    Terminal(String),
+}
+
+/// One profile's engine and broker adapter.
+#[derive(Debug)]
+struct Session {
+    engine: Engine<BrokerHandle>,
+    broker: BrokerHandle,
+    events: mpsc::Receiver<Msg>,
+    cancel: CancellationToken,
+    adapter: JoinHandle<()>,
+}
+
+impl Session {
+    async fn start(setup: &Setup, name: &str) -> Result<Self, ShellError> {
+        let profile = setup
+            .config
+            .profiles
+            .get(name)
+            .ok_or_else(|| ShellError::NoProfile(name.to_owned()))?
+            .clone();
+        let (tx, events) = mpsc::channel(4096);
+        let cancel = CancellationToken::new();
+        let (broker, adapter) = broker::spawn(Settings::of(&profile), tx, cancel.clone());
+        let started = Engine::start(
+            &setup.state_dir,
+            profile,
+            setup.config.agents.clone(),
+            &setup.config.hash,
+            broker.clone(),
+            Utc::now(),
+        )
+        .await;
+        let mut engine = match started {
+            Ok(engine) => engine,
+            Err(e) => {
+                cancel.cancel();
+                let _ = adapter.await;
+                return Err(e.into());
+            }
+        };
+        engine.configure_alerts(&setup.config.alerts);
+        broker.resolve(InDoubt::all(engine.state()));
+        Ok(Self {
+            engine,
+            broker,
+            events,
+            cancel,
+            adapter,
+        })
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.adapter.await;
+        if let Err(e) = self.engine.stop().await {
+            tracing::error!(error = %e, "the journal did not stop cleanly");
+        }
+    }
+
+    /// Handles what the adapter has ready (at least `first`), up to [`BATCH`] messages.
+    async fn pump(&mut self, first: Msg) {
+        self.engine.handle(first, Utc::now()).await;
+        for _ in 1..BATCH {
+            match self.events.try_recv() {
+                Ok(msg) => self.engine.handle(msg, Utc::now()).await,
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn head(&self) -> String {
+        let status = self.engine.journal().status();
+        let head = status.borrow().head;
+        let [a, b, c, d, ..] = head.hash;
+        format!("#{} {a:02x}{b:02x}{c:02x}{d:02x}", head.seq)
+    }
+}
+
+/// The profiles the trader can switch to, labelled as on the banner.
+#[must_use]
+pub fn profile_choices(config: &Config, live_label: &str) -> Vec<ProfileChoice> {
+    config
+        .profiles
+        .values()
+        .map(|p| ProfileChoice {
+            name: p.name.clone(),
+            mode: p.mode,
+            account: p.accounts.first().map(ToString::to_string).unwrap_or_default(),
+            label: match p.mode {
+                crate::config::Mode::Live => live_label.to_owned(),
+                crate::config::Mode::Paper => "PAPER".to_owned(),
+                crate::config::Mode::DryRun => "DRY-RUN".to_owned(),
+            },
+        })
+        .collect()
+}
+
+/// Runs the cockpit on `terminal` with key and resize events from `input` until the trader quits, `input`
+/// ends, or `shutdown` is cancelled (SIGTERM, SIGHUP). `bell` rings the terminal bell.
+pub async fn run<B: Backend>(
+    setup: Setup,
+    terminal: &mut Terminal<B>,
+    mut input: impl Stream<Item = std::io::Result<Event>> + Unpin,
+    bell: &mut dyn FnMut(),
+    shutdown: CancellationToken,
+) -> Result<(), ShellError> {
+    let mut session = Session::start(&setup, &setup.profile).await?;
+    let mut screen = Screen::new(
+        Keymap::new(&setup.config.keys),
+        profile_choices(&setup.config, &setup.live_label),
+        setup.config.alerts.bell,
+    );
+    let mut history = History::default();
+    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let outcome = loop {
+        let next_frame = last_draw.map_or_else(Instant::now, |at| at + FRAME);
+        if dirty && Instant::now() >= next_frame {
+            screen.sync(session.engine.state(), Utc::now());
+            if std::mem::take(&mut screen.bell_due) {
+                bell();
+            }
+            let head = session.head();
+            let view = View {
+                state: session.engine.state(),
+                screen: &screen,
+                theme: &setup.theme,
+                now: Utc::now(),
+                journal_head: &head,
+                history: &history,
+                live_label: &setup.live_label,
+            };
+            if let Err(e) = terminal.draw(|frame| ui::draw(frame, &view)) {
+                break Err(ShellError::Terminal(e.to_string()));
+            }
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            event = input.next() => {
+                let Some(Ok(event)) = event else { break Ok(()) };
+                match event {
+                    Event::Key(key) if key.kind == KeyEventKind::Press => {
+                        let now = Utc::now();
+                        screen.sync(session.engine.state(), now);
+                        let commands = screen.key(key, session.engine.state(), now);
+                        match apply(commands, &mut session, &mut screen).await {
+                            Flow::Continue => {}
+                            Flow::Quit => break Ok(()),
+                            Flow::Switch { to, cancel_working } => {
+                                session = match switch(session, &to, cancel_working, &setup).await {
+                                    Ok(new) => new,
+                                    Err(e) => return Err(e),
+                                };
+                                screen.dialog = None;
+                                screen.staged = None;
+                                history = History::default();
+                            }
+                        }
+                        dirty = true;
+                    }
+                    Event::Resize(..) => dirty = true,
+                    _ => {}
+                }
+            }
+            msg = session.events.recv() => {
+                if let Some(msg) = msg {
+                    session.pump(msg).await;
+                    dirty = true;
+                }
+            }
+            _ = tick.tick() => {
+                let now = Utc::now();
+                session.engine.handle(Msg::Tick, now).await;
+                history.sample(session.engine.state(), now);
+                dirty = true;
+            }
+            () = tokio::time::sleep_until(next_frame), if dirty => {}
+        }
+    };
+    session.stop().await;
+    outcome
+}
+
+/// What the loop does after a key's commands.
+enum Flow {
+    Continue,
+    Quit,
+    Switch { to: String, cancel_working: bool },
+}
+
+/// Carries out the screen's commands.
+async fn apply(commands: Vec<Command>, session: &mut Session, screen: &mut Screen) -> Flow {
+    for command in commands {
+        match command {
+            Command::Core(msg) => {
+                let approving = match &msg {
+                    Msg::Approve { id, .. } => Some(*id),
+                    _ => None,
+                };
+                session.engine.handle(msg, Utc::now()).await;
+                if let Some(id) = approving
+                    && let Some((refused, why)) = &session.engine.state().last_refusal
+                    && *refused == id
+                {
+                    screen.dialog = Some(Dialog::Refused {
+                        title: format!("Order #{} not approved", id.0),
+                        lines: vec![why.clone()],
+                    });
+                }
+            }
+            Command::Retry => session.broker.retry(),
+            Command::Quit => return Flow::Quit,
+            Command::Switch { to, cancel_working } => return Flow::Switch { to, cancel_working },
+        }
+    }
+    Flow::Continue
+}
+
+/// Voids the staged orders, cancels (and waits a bounded time for) the working ones if so chosen, stops
+/// the old session and starts the new one. The old session holds the state dir's lock, so it stops first;
+/// if the new one cannot start, the old profile is started again rather than leaving no engine.
+async fn switch(
+    mut session: Session,
+    to: &str,
+    cancel_working: bool,
+    setup: &Setup,
+) -> Result<Session, ShellError> {
+    let now = Utc::now();
+    let from = session.engine.state().profile.name.clone();
+    session
+        .engine
+        .handle(
+            Msg::Void {
+                reason: format!("the trader switched from profile {from} to {to}"),
+            },
+            now,
+        )
+        .await;
+    if cancel_working {
+        session
+            .engine
+            .handle(
+                Msg::CancelWorking {
+                    why: format!("switching from profile {from} to {to}"),
+                },
+                now,
+            )
+            .await;
+        let deadline = Instant::now() + SWITCH_CANCEL_WAIT;
+        while session
+            .engine
+            .state()
+            .proposals
+            .values()
+            .any(super::Proposal::is_working)
+        {
+            match tokio::time::timeout_at(deadline, session.events.recv()).await {
+                Ok(Some(msg)) => session.pump(msg).await,
+                _ => break,
+            }
+        }
+    }
+    session.stop().await;
+    match Session::start(setup, to).await {
+        Ok(new) => Ok(new),
+        Err(e) => {
+            tracing::error!(error = %e, "the switch to {to} failed; returning to {from}");
+            Session::start(setup, &from).await
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `cockpit demo`: everything embedded. Two simulated gateways on loopback ephemeral ports — a paper `DU…`
+//! account and a simulated live `U…` account, labelled `LIVE (SIM)` everywhere — the example config's
+//! profiles and policy pointed at them with a 24×7 session window (so the demo works at night and at
+//! weekends; the header says so), and a temporary state dir unless `--state-dir` names one.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::sim::{self, SimConfig, SimError, SimHandle};
+
+/// The example config the demo's profiles come from.
+pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+/// The live banner in the demo.
+pub const LIVE_SIM: &str = "LIVE (SIM)";
+
+/// Why the demo could not start.
+#[derive(Debug, Error)]
+pub enum DemoError {
+    /// A simulator did not start.
+    #[error("a simulated gateway did not start: {0}")]
+    Sim(#[from] SimError),
+    /// The embedded config did not parse (a build defect).
+    #[error("the demo's config is invalid: {0}")]
+    Config(String),
+    /// The state dir could not be made.
+    #[error("cannot create the demo's state dir {dir}: {source}")]
+    StateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The running demo's gateways and config.
+#[derive(Debug)]
+pub struct Demo {
+    /// The paper gateway.
+    pub paper: SimHandle,
+    /// The simulated live gateway.
+    pub live: SimHandle,
+    /// The config, pointed at them.
+    pub config: Config,
+    /// The state dir.
+    pub state_dir: PathBuf,
+}
+
+/// The config for gateways on these ports: the example's profiles, always open.
+pub fn config(paper_port: u16, live_port: u16) -> Result<Config, DemoError> {
+    let mut config = Config::parse(EXAMPLE_CONFIG, Path::new("config.example.toml (demo)"))
+        .map_err(|e| DemoError::Config(e.to_string()))?;
+    for profile in config.profiles.values_mut() {
+        profile.host = "127.0.0.1".into();
+        profile.port = match profile.mode {
+            crate::config::Mode::Live => live_port,
+            _ => paper_port,
+        };
+        profile.policy.session.always_open = true;
+    }
+    config.hash = format!("demo:{}", config.hash);
+    Ok(config)
+}
+
+/// Starts both gateways (with `seed`) and makes the state dir (`state_dir`, or a fresh one under the
+/// system's temporary directory).
+pub async fn start(seed: u64, state_dir: Option<&Path>) -> Result<Demo, DemoError> {
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let paper = sim::start(
+        any,
+        SimConfig {
+            accounts: vec!["DU1234567".into()],
+            seed,
+            ..SimConfig::default()
+        }
+        .with_sample_positions(),
+    )
+    .await?;
+    let live = sim::start(
+        any,
+        SimConfig {
+            accounts: vec!["U1234567".into()],
+            seed: seed.wrapping_add(1),
+            starting_cash: rust_decimal::Decimal::from(250_000),
+            ..SimConfig::default()
+        }
+        .with_sample_positions(),
+    )
+    .await?;
+    let config = config(paper.addr().port(), live.addr().port())?;
+    let state_dir = match state_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::temp_dir().join(format!(
+            "cockpit-demo-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp()
+        )),
+    };
+    std::fs::create_dir_all(&state_dir).map_err(|source| DemoError::StateDir {
+        dir: state_dir.clone(),
+        source,
+    })?;
+    Ok(Demo {
+        paper,
+        live,
+        config,
+        state_dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn the_demo_config_points_every_profile_at_a_simulator_and_never_closes() {
+        let config = config(40_002, 40_001).unwrap();
+        assert_eq!(config.profiles["paper"].port, 40_002);
+        assert_eq!(config.profiles["live"].port, 40_001);
+        assert!(config.profiles.values().all(|p| p.policy.session.always_open));
+        assert!(config.profiles.values().all(|p| p.host == "127.0.0.1"));
+        assert_eq!(config.default_profile, "paper");
+    }
+}
