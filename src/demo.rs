@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::config::Config;
-use crate::sim::{self, SimConfig, SimError, SimHandle};
+use crate::sim::{self, SeedPosition, SimConfig, SimError, SimHandle};
 
 /// The example config the demo's profiles come from.
 pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+/// The paper gateway's ledger (every order it received, JSON Lines) in the state dir.
+pub const PAPER_LEDGER: &str = "sim-paper-ledger.jsonl";
+/// The simulated live gateway's ledger in the state dir.
+pub const LIVE_LEDGER: &str = "sim-live-ledger.jsonl";
 /// The live banner in the demo.
 pub const LIVE_SIM: &str = "LIVE (SIM)";
 
@@ -63,32 +67,24 @@ pub fn config(paper_port: u16, live_port: u16) -> Result<Config, DemoError> {
     Ok(config)
 }
 
+/// The demo account's positions: instruments of the example's allowlist, so every one is quoted.
+fn positions(account: &str) -> Vec<SeedPosition> {
+    let seed = |symbol: &str, qty: i64, cost: i64| SeedPosition {
+        account: account.to_owned(),
+        symbol: symbol.to_owned(),
+        quantity: rust_decimal::Decimal::from(qty),
+        average_cost: rust_decimal::Decimal::new(cost, 2),
+    };
+    vec![
+        seed("AAPL", 200, 21_840),
+        seed("MSFT", 50, 41_275),
+        seed("SPY", -40, 60_110),
+    ]
+}
+
 /// Starts both gateways (with `seed`) and makes the state dir (`state_dir`, or a fresh one under the
 /// system's temporary directory).
 pub async fn start(seed: u64, state_dir: Option<&Path>) -> Result<Demo, DemoError> {
-    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let paper = sim::start(
-        any,
-        SimConfig {
-            accounts: vec!["DU1234567".into()],
-            seed,
-            ..SimConfig::default()
-        }
-        .with_sample_positions(),
-    )
-    .await?;
-    let live = sim::start(
-        any,
-        SimConfig {
-            accounts: vec!["U1234567".into()],
-            seed: seed.wrapping_add(1),
-            starting_cash: rust_decimal::Decimal::from(250_000),
-            ..SimConfig::default()
-        }
-        .with_sample_positions(),
-    )
-    .await?;
-    let config = config(paper.addr().port(), live.addr().port())?;
     let state_dir = match state_dir {
         Some(dir) => dir.to_path_buf(),
         None => std::env::temp_dir().join(format!(
@@ -101,6 +97,31 @@ pub async fn start(seed: u64, state_dir: Option<&Path>) -> Result<Demo, DemoErro
         dir: state_dir.clone(),
         source,
     })?;
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let paper = sim::start(
+        any,
+        SimConfig {
+            accounts: vec!["DU1234567".into()],
+            seed,
+            ledger_path: Some(state_dir.join(PAPER_LEDGER)),
+            positions: positions("DU1234567"),
+            ..SimConfig::default()
+        },
+    )
+    .await?;
+    let live = sim::start(
+        any,
+        SimConfig {
+            accounts: vec!["U1234567".into()],
+            seed: seed.wrapping_add(1),
+            starting_cash: rust_decimal::Decimal::from(250_000),
+            ledger_path: Some(state_dir.join(LIVE_LEDGER)),
+            positions: positions("U1234567"),
+            ..SimConfig::default()
+        },
+    )
+    .await?;
+    let config = config(paper.addr().port(), live.addr().port())?;
     Ok(Demo {
         paper,
         live,
