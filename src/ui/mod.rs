@@ -96,7 +96,7 @@ fn draw_body(frame: &mut Frame, area: Rect, view: &View) {
     ])
     .areas(area);
     let split = |r: Rect| -> [Rect; 2] {
-        let left = if narrow { 58 } else { 62 };
+        let left = if narrow { 58 } else { 64 };
         Layout::horizontal([Constraint::Percentage(left), Constraint::Percentage(100 - left)]).areas(r)
     };
     let [staged, card] = split(top);
@@ -244,3 +244,6 @@ fn draw_footer(frame: &mut Frame, area: Rect, view: &View) {
 pub fn one_line(text: &str) -> String {
     crate::report::text::inert(text).replace(['\n', '\t'], " ")
 }
+
+#[cfg(test)]
+mod tests;

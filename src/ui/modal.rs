@@ -41,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog, view: &View) {
     let t = view.theme;
     let (title, lines, style) = content(dialog, view);
     let width = area.width.saturating_sub(4).min(76);
-    let height = u16::try_from(lines.len() + 4)
+    let height = u16::try_from(lines.len() + 3)
         .unwrap_or(u16::MAX)
         .min(area.height);
     let rect = centred(area, width, height);

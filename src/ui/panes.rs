@@ -82,7 +82,11 @@ fn verdict(p: &Proposal) -> String {
     }
 }
 
+/// The Staged Orders pane's width from which every column is shown.
+const WIDE: u16 = 76;
+
 /// Staged Orders.
+#[expect(clippy::too_many_lines, reason = "two column sets, wide and narrow")]
 pub fn staged(frame: &mut Frame, area: Rect, view: &View) {
     let (s, t) = (view.state, view.theme);
     let rows = Screen::staged_rows(s);
@@ -107,20 +111,32 @@ pub fn staged(frame: &mut Frame, area: Rect, view: &View) {
             } else {
                 age(p.staged_at, view.now)
             };
-            Row::new(vec![
-                Cell::from(format!("#{}", p.id.0)),
-                Cell::from(who(p)),
-                Cell::from(Span::styled(p.ticket.side.as_ib(), side_style)),
-                Cell::from(p.ticket.quantity.to_string()),
-                Cell::from(p.ticket.instrument.symbol.to_string()),
-                Cell::from(p.ticket.order_type.as_ib()),
-                Cell::from(price(p)),
-                Cell::from(money(p.notional)),
-                Cell::from(verdict(p)),
-                Cell::from(tier(p)),
-                Cell::from(expiry),
-            ])
-            .style(style)
+            let cells = if area.width < WIDE {
+                vec![
+                    Cell::from(format!("#{}", p.id.0)),
+                    Cell::from(Span::styled(p.ticket.side.as_ib(), side_style)),
+                    Cell::from(p.ticket.quantity.to_string()),
+                    Cell::from(p.ticket.instrument.symbol.to_string()),
+                    Cell::from(price(p)),
+                    Cell::from(verdict(p)),
+                    Cell::from(expiry.rsplit('/').next().unwrap_or_default().to_owned()),
+                ]
+            } else {
+                vec![
+                    Cell::from(format!("#{}", p.id.0)),
+                    Cell::from(who(p)),
+                    Cell::from(Span::styled(p.ticket.side.as_ib(), side_style)),
+                    Cell::from(p.ticket.quantity.to_string()),
+                    Cell::from(p.ticket.instrument.symbol.to_string()),
+                    Cell::from(p.ticket.order_type.as_ib()),
+                    Cell::from(price(p)),
+                    Cell::from(money(p.notional)),
+                    Cell::from(verdict(p)),
+                    Cell::from(tier(p)),
+                    Cell::from(expiry),
+                ]
+            };
+            Row::new(cells).style(style)
         })
         .collect();
     if table_rows.is_empty() {
@@ -135,23 +151,41 @@ pub fn staged(frame: &mut Frame, area: Rect, view: &View) {
         );
         return;
     }
-    let header = Row::new(vec![
-        "id", "by", "side", "qty", "sym", "type", "price", "notional", "verdict", "tier", "age/exp",
-    ])
-    .style(t.title);
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Min(6),
-        Constraint::Length(4),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Min(8),
-        Constraint::Length(7),
-        Constraint::Length(7),
-    ];
+    // Narrower than WIDE, the agent, type, notional and tier give way (the card shows them).
+    let (header, widths) = if area.width < WIDE {
+        (
+            Row::new(vec!["id", "side", "qty", "sym", "price", "verdict", "exp"]),
+            vec![
+                Constraint::Length(4),
+                Constraint::Length(4),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(7),
+                Constraint::Min(6),
+                Constraint::Length(6),
+            ],
+        )
+    } else {
+        (
+            Row::new(vec![
+                "id", "by", "side", "qty", "sym", "type", "price", "notional", "verdict", "tier", "age/exp",
+            ]),
+            vec![
+                Constraint::Length(3),
+                Constraint::Length(8),
+                Constraint::Length(4),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(3),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Min(7),
+                Constraint::Length(7),
+                Constraint::Length(7),
+            ],
+        )
+    };
+    let header = header.style(t.title);
     let mut state = TableState::default();
     state.select(
         view.screen
@@ -274,6 +308,8 @@ pub fn positions(frame: &mut Frame, area: Rect, view: &View) {
     let (s, t) = (view.state, view.theme);
     let net_liq = s.accounts.values().find_map(|a| a.net_liquidation);
     let stale = chrono::Duration::seconds(i64::from(s.profile.policy.quote_max_age_secs));
+    // The trend needs room: it gives way below 60 columns.
+    let wide = area.width >= 60;
     let rows: Vec<Row> = s
         .positions
         .iter()
@@ -290,27 +326,35 @@ pub fn positions(frame: &mut Frame, area: Rect, view: &View) {
             let bucket = quote.map_or(AgeBucket::Stale, |q| q.bucket(view.now, stale));
             let age_style = if bucket == AgeBucket::Stale { t.warn } else { t.dim };
             let spark: String = sparkline_text(&view.history.mids(instrument), 10);
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(instrument.symbol.to_string()),
                 Cell::from(qty.normalize().to_string()),
                 Cell::from(money(last)),
                 Cell::from(money(value)),
                 Cell::from(pct),
-                Cell::from(spark),
-                Cell::from(Span::styled(bucket.label(), age_style)),
-            ])
+            ];
+            if wide {
+                cells.push(Cell::from(spark));
+            }
+            cells.push(Cell::from(Span::styled(bucket.label(), age_style)));
+            Row::new(cells)
         })
         .collect();
-    let header = Row::new(vec!["sym", "qty", "last", "value", "%NLV", "trend", "age"]).style(t.title);
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(11),
-        Constraint::Length(6),
-        Constraint::Length(10),
+    let mut names = vec!["sym", "qty", "last", "value", "%NLV"];
+    let mut widths = vec![
         Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(10),
+        Constraint::Length(6),
     ];
+    if wide {
+        names.push("trend");
+        widths.push(Constraint::Length(10));
+    }
+    names.push("age");
+    widths.push(Constraint::Length(5));
+    let header = Row::new(names).style(t.title);
     let mut selection = TableState::default();
     if view.screen.focus == Pane::Positions && !s.positions.is_empty() {
         selection.select(Some(view.screen.position));

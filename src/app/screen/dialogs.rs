@@ -169,7 +169,7 @@ impl Dialog {
             return Self::note("Nothing to do", &format!("Order #{} is {}.", id.0, p.stage));
         }
         match action {
-            Action::Edit => Self::Form(Form::edit(id, &p.ticket, state)),
+            Action::Edit => Self::Form(Form::edit(id, &p.ticket, state, now)),
             Action::Reject => Self::Reject {
                 id,
                 input: Input::default(),

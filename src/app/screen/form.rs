@@ -124,7 +124,12 @@ impl Form {
     /// A form to edit `ticket` (proposal `id`): quantity, type, prices and TIF; account, symbol and side
     /// stay.
     #[must_use]
-    pub fn edit(id: ProposalId, ticket: &OrderTicket, state: &State) -> Self {
+    pub fn edit(
+        id: ProposalId,
+        ticket: &OrderTicket,
+        state: &State,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         let policy = &state.profile.policy;
         let fields = vec![
             Field::Fixed {
@@ -159,12 +164,12 @@ impl Form {
                 ticket.tif.as_ib(),
             ),
         ];
-        Self::with(Purpose::Edit(id), fields, QUANTITY, state)
+        Self::with(Purpose::Edit(id), fields, QUANTITY, state, now)
     }
 
     /// A blank ticket for the trader's own order.
     #[must_use]
-    pub fn new_ticket(state: &State) -> Self {
+    pub fn new_ticket(state: &State, now: chrono::DateTime<chrono::Utc>) -> Self {
         let policy = &state.profile.policy;
         let accounts: Vec<String> = state.profile.accounts.iter().map(ToString::to_string).collect();
         let fields = vec![
@@ -185,10 +190,16 @@ impl Form {
                 "DAY",
             ),
         ];
-        Self::with(Purpose::New, fields, SYMBOL, state)
+        Self::with(Purpose::New, fields, SYMBOL, state, now)
     }
 
-    fn with(purpose: Purpose, fields: Vec<Field>, focus: usize, state: &State) -> Self {
+    fn with(
+        purpose: Purpose,
+        fields: Vec<Field>,
+        focus: usize,
+        state: &State,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         let policy = &state.profile.policy;
         let limits = vec![
             format!("max quantity {}", policy.max_order_quantity),
@@ -206,7 +217,7 @@ impl Form {
             limits,
             verdict: None,
         };
-        form.check(state, chrono::Utc::now());
+        form.check(state, now);
         form
     }
 

@@ -280,7 +280,7 @@ impl Screen {
                     None => Dialog::note("No staged order", "There is no order to act on."),
                 });
             }
-            Action::NewOrder => self.dialog = Some(Dialog::Form(Form::new_ticket(state))),
+            Action::NewOrder => self.dialog = Some(Dialog::Form(Form::new_ticket(state, now))),
             Action::Acknowledge => {
                 if let Some(id) = self.alert {
                     return vec![Command::Core(Msg::AcknowledgeAlert { id })];
