@@ -388,6 +388,7 @@ fn restore(state: &mut State, id: ProposalId, p: Replayed) {
             broker_status: None,
             filled: p.filled,
             cancel_requested: false,
+            staged_mid: None,
         },
     );
 }

@@ -164,7 +164,7 @@ pub async fn run<B: Backend>(
     setup: Setup,
     terminal: &mut Terminal<B>,
     mut input: impl Stream<Item = std::io::Result<Event>> + Unpin,
-    bell: &mut dyn FnMut(),
+    bell: &mut (dyn FnMut() + Send),
     shutdown: CancellationToken,
 ) -> Result<(), ShellError> {
     let mut session = Session::start(&setup, &setup.profile).await?;

@@ -70,6 +70,9 @@ pub struct Proposal {
     pub filled: Decimal,
     /// Whether the cockpit asked for its cancel (a cancel it did not ask for is alerted).
     pub cancel_requested: bool,
+    /// The instrument's mid (or last) when it was staged, for the card: the quote at staging beside the
+    /// quote now. `None` after a restart or without a quote.
+    pub staged_mid: Option<Decimal>,
 }
 
 impl Proposal {
@@ -128,6 +131,8 @@ pub struct State {
     pub connected: bool,
     /// The connection as the broker adapter last reported it.
     pub connection: Connection,
+    /// When it was reported (the reconnect countdown counts from it).
+    pub connection_at: Option<DateTime<Utc>>,
     /// Since when the broker has been disconnected (after having been connected).
     pub disconnected_since: Option<DateTime<Utc>>,
     /// Orders at the broker that the cockpit did not place, by IB order id and client id.
@@ -175,6 +180,7 @@ impl State {
             counters_day: None,
             connected: false,
             connection: Connection::Connecting,
+            connection_at: None,
             disconnected_since: None,
             external_orders: BTreeSet::new(),
             external_alerts: BTreeSet::new(),

@@ -186,6 +186,10 @@ impl State {
         };
         let id = ProposalId(self.next_proposal);
         self.next_proposal += 1;
+        let staged_mid = self
+            .quotes
+            .get(&ticket.instrument)
+            .and_then(|q| q.mid().or(q.last.map(crate::domain::Price::get)));
         self.proposals.insert(
             id,
             Proposal {
@@ -208,6 +212,7 @@ impl State {
                 broker_status: None,
                 filled: Decimal::ZERO,
                 cancel_requested: false,
+                staged_mid,
             },
         );
         self.recheck(id, now, fx);
@@ -1053,11 +1058,12 @@ impl State {
             self.alert(
                 Severity::Critical,
                 now,
-                format!("the broker connection failed: {why} (retry from the header)"),
+                format!("the broker connection failed: {why} (press c to retry)"),
                 AlertSource::Broker,
             );
         }
         self.connection = connection;
+        self.connection_at = Some(now);
     }
 
     /// An order at the broker the cockpit did not place: journaled and alerted once.

@@ -170,7 +170,7 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
         Span::raw(" "),
         Span::styled(format!("{} · {account}", s.profile.name), t.header),
         Span::raw("  "),
-        Span::styled(format!("● {}", s.connection), connection_style),
+        Span::styled(format!("● {}", connection(s, view.now)), connection_style),
         Span::raw("  "),
         Span::styled(format!("trading {}", level.label()), level_style),
     ];
@@ -199,6 +199,27 @@ fn draw_header(frame: &mut Frame, area: Rect, view: &View) {
         second.push(Span::styled("  session 24×7", t.dim));
     }
     frame.render_widget(Paragraph::new(vec![Line::from(first), Line::from(second)]), area);
+}
+
+/// The connection, with the reconnect countdown counted from when it was reported.
+fn connection(s: &State, now: DateTime<Utc>) -> String {
+    match (&s.connection, s.connection_at) {
+        (
+            Connection::Reconnecting {
+                attempt,
+                next_try_secs,
+            },
+            Some(at),
+        ) => {
+            let waited = u64::try_from((now - at).num_seconds()).unwrap_or(0);
+            format!(
+                "reconnecting (attempt {attempt}, next try in {} s)",
+                next_try_secs.saturating_sub(waited)
+            )
+        }
+        (Connection::Failed { why }, _) => format!("failed: {} — c retries", one_line(why)),
+        (other, _) => other.to_string(),
+    }
 }
 
 /// `data: live 5` or `data: live 3 · delayed 1 · unavailable 1`.

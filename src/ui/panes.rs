@@ -264,6 +264,12 @@ pub fn card_lines(p: &Proposal, view: &View) -> Vec<Line<'static>> {
         ),
         None => "quote now: none".to_owned(),
     }));
+    if let Some(then) = p.staged_mid {
+        let now = quote.and_then(|q| q.mid().or(q.last.map(crate::domain::Price::get)));
+        let moved = crate::app::screen::Screen::moved_pct(Some(then), now)
+            .map_or_else(String::new, |m| format!(" (moved {m} %)"));
+        lines.push(Line::styled(format!("mid at staging {then}{moved}"), t.dim));
+    }
     if !p.note.is_empty() {
         lines.push(Line::styled(format!("why: {}", one_line(&p.note)), t.text));
     }
