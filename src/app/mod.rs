@@ -1,6 +1,7 @@
 //! The core: `State`, `Msg`, `Effect` and `State::update` — the only mutator of the cockpit's state,
 //! deterministic and free of clocks, sockets and files — and the staged-order lifecycle table.
 
+mod agents;
 mod engine;
 mod lifecycle;
 mod lock;
@@ -11,6 +12,7 @@ pub mod shell;
 mod state;
 mod update;
 
+pub use agents::{AgentMsg, AgentView, DEFAULT_HEARTBEAT_SECS, Recommendation};
 pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
 pub use lock::{EXIT_LOCKED, LockError, StateLock};

@@ -302,6 +302,8 @@ pub enum Msg {
         /// The particulars.
         detail: serde_json::Value,
     },
+    /// An agent's doing (through the agent gateway).
+    Agent(super::agents::AgentMsg),
     /// The trader acknowledged an alert.
     AcknowledgeAlert {
         /// The alert.

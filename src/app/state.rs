@@ -146,6 +146,12 @@ pub struct State {
     pub order_id_high_water: Option<OrderId>,
     /// Rejects in a row.
     pub reject_streak: u32,
+    /// Agents seen this run, by uid, for the Agents pane.
+    pub agent_views: BTreeMap<u32, super::agents::AgentView>,
+    /// Agents' recommendations, newest last.
+    pub recommendations: super::agents::Recommendations,
+    /// A heartbeat older than this (seconds) is alerted (`alerts.agent_heartbeat_secs`).
+    pub heartbeat_secs: u32,
     /// Why the last approval was refused, for the screen (cleared at every approval).
     pub last_refusal: Option<(ProposalId, String)>,
     pub(super) next_proposal: u64,
@@ -188,6 +194,9 @@ impl State {
             order_id_high_water: None,
             reject_streak: 0,
             last_refusal: None,
+            agent_views: BTreeMap::new(),
+            recommendations: super::agents::Recommendations::new(),
+            heartbeat_secs: super::agents::DEFAULT_HEARTBEAT_SECS,
             next_proposal: 1,
             next_alert: 1,
             intent_seq: 0,

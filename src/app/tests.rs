@@ -186,8 +186,14 @@ fn an_execute_agent_below_every_threshold_needs_no_human_but_still_commits_first
         Source::Agent { uid: 1002 },
         ticket(Side::Buy, "10", "100.01"),
     );
-    assert_eq!(kinds(&fx), ["verdict!", "verdict!", "human_action", "intent!"]);
+    assert_eq!(kinds(&fx), ["verdict!"], "staged: it waits for submit_order");
     assert_eq!(s.proposals[&id].tier, Some(Tier::None));
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    // Another agent cannot submit it.
+    s.update(Msg::Agent(AgentMsg::Submit { uid: 1001, id }), t0());
+    assert_eq!(s.proposals[&id].stage, Stage::AwaitingApproval);
+    let fx = s.update(Msg::Agent(AgentMsg::Submit { uid: 1002, id }), t0());
+    assert_eq!(kinds(&fx), ["verdict!", "human_action", "intent!"]);
     let order = place(s.update(Msg::IntentCommitted { id }, t0()));
     assert_eq!(order.cleared.tier(), Tier::None);
     assert_eq!(s.unapproved.len(), 1, "counted against the agent's budget");
@@ -201,8 +207,11 @@ fn agents_are_known_by_uid_and_read_level_cannot_stage() {
         Source::Agent { uid: 4242 },
         ticket(Side::Buy, "10", "100.01"),
     );
-    assert_eq!(kinds(&fx), ["proposal_refused!"]);
-    assert!(s.proposals.is_empty());
+    // An unknown uid stages at the profile's level (prepare on paper), under the name `uid N`.
+    assert_eq!(kinds(&fx), ["verdict!"]);
+    let unknown = s.proposals.values().next().unwrap();
+    assert!(matches!(&unknown.requester, crate::policy::Requester::Agent { name, .. } if name == "uid 4242"));
+    assert_eq!(unknown.stage, Stage::AwaitingApproval);
     s.agents[0].permission = crate::config::Permission::Read;
     let (id, _) = propose(
         &mut s,

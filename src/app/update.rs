@@ -66,7 +66,9 @@ impl State {
             Msg::Tick => {
                 self.expire(now, &mut fx);
                 self.restart_window(now);
+                self.heartbeats(now);
             }
+            Msg::Agent(agent) => self.agent(agent, now, &mut fx),
             Msg::KillSwitch => self.kill(now, &mut fx),
             Msg::CancelWorking { why } => {
                 fx.push(record(
@@ -140,27 +142,28 @@ impl State {
         fx
     }
 
-    fn requester(&self, source: Source) -> Result<(Requester, Option<u32>), String> {
+    fn requester(&self, source: Source) -> (Requester, Option<u32>) {
         match source {
-            Source::Trader => Ok((Requester::Trader, None)),
+            Source::Trader => (Requester::Trader, None),
             Source::Agent { uid } => {
-                let agent = self
+                // An unknown uid gets the profile's level and no budget for unapproved orders.
+                let (name, mut level) = self.agent_identity(uid);
+                let budget = self
                     .agents
                     .iter()
                     .find(|a| a.uid == uid)
-                    .ok_or_else(|| format!("uid {uid} is not a configured agent"))?;
-                let mut level = self.profile.effective_permission(agent);
+                    .map_or(Decimal::ZERO, |a| a.unapproved_notional_budget);
                 if !self.external_alerts.is_empty() {
                     level = level.min(crate::config::Permission::Prepare);
                 }
-                Ok((
+                (
                     Requester::Agent {
-                        name: agent.name.clone(),
+                        name,
                         level,
-                        unapproved_budget: agent.unapproved_notional_budget,
+                        unapproved_budget: budget,
                     },
                     Some(uid),
-                ))
+                )
             }
         }
     }
@@ -173,17 +176,7 @@ impl State {
         now: DateTime<Utc>,
         fx: &mut Vec<Effect>,
     ) {
-        let (requester, agent_uid) = match self.requester(source) {
-            Ok(r) => r,
-            Err(why) => {
-                fx.push(record(
-                    kinds::PROPOSAL_REFUSED,
-                    json!({"reason": why, "ticket": ticket_json(&ticket)}),
-                    true,
-                ));
-                return;
-            }
-        };
+        let (requester, agent_uid) = self.requester(source);
         let id = ProposalId(self.next_proposal);
         self.next_proposal += 1;
         let staged_mid = self
@@ -215,14 +208,9 @@ impl State {
                 staged_mid,
             },
         );
+        // Even an order the policy clears without a human waits here: an execute-level agent sends it with
+        // `submit_order`, which checks the policy once more at that moment.
         self.recheck(id, now, fx);
-        let auto = self
-            .proposals
-            .get(&id)
-            .is_some_and(|p| p.stage == Stage::AwaitingApproval && p.tier == Some(Tier::None));
-        if auto {
-            self.approve(id, &Evidence::Automatic, now, fx);
-        }
     }
 
     /// Runs the policy on the proposal's current version and records the verdict; returns it.
@@ -271,7 +259,13 @@ impl State {
         Some(verdict)
     }
 
-    fn approve(&mut self, id: ProposalId, evidence: &Evidence, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    pub(super) fn approve(
+        &mut self,
+        id: ProposalId,
+        evidence: &Evidence,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
         let refused = match self.proposals.get(&id) {
             None => Some(("no such proposal".to_owned(), false)),
             Some(p) if p.stage != Stage::AwaitingApproval => {

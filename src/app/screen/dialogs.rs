@@ -68,7 +68,7 @@ pub enum Dialog {
         /// What is typed.
         input: Input,
     },
-    /// A refusal or a note: stays until `Esc` (or Enter).
+    /// A refusal or a note: stays until `Esc`.
     Refused {
         /// The title.
         title: String,
@@ -303,13 +303,16 @@ impl Dialog {
             return close(Vec::new());
         }
         match self {
-            Self::Help | Self::Detail(_) | Self::AlertText(_) | Self::Refused { .. } => {
+            Self::Help | Self::Detail(_) | Self::AlertText(_) => {
                 if key.code == KeyCode::Enter {
                     close(Vec::new())
                 } else {
                     stay(self)
                 }
             }
+            // Only Esc: an Enter that ends what the trader was typing must not close it and let the
+            // keys after it fall through to the panes.
+            Self::Refused { .. } => stay(self),
             Self::Confirm(approval) => match key.code {
                 KeyCode::Char('y') => approve(&approval, Evidence::Confirm, None, state),
                 KeyCode::Char('n') => close(Vec::new()),
