@@ -82,7 +82,14 @@ pub async fn run(setup: Setup) -> Result<(), ShellError> {
         let _ = out.write_all(b"\x07");
         let _ = out.flush();
     };
-    let result = shell::run(setup, &mut terminal, EventStream::new(), &mut bell, shutdown).await;
+    let result = Box::pin(shell::run(
+        setup,
+        &mut terminal,
+        EventStream::new(),
+        &mut bell,
+        shutdown,
+    ))
+    .await;
     crate::terminal::restore();
     signals.abort();
     result

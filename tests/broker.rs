@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The bound on waiting for any one state.
 const WITHIN: Duration = Duration::from_secs(15);
+/// The most messages the engine is handed at once.
+const BATCH: usize = 256;
 
 struct Rig {
     sim: SimHandle,
@@ -114,7 +116,9 @@ impl Rig {
         }
     }
 
-    /// Feeds the adapter's messages to the engine until `done` holds (bounded by [`WITHIN`]).
+    /// Feeds the adapter's messages to the engine until `done` holds (bounded by [`WITHIN`]): what is
+    /// ready at once (up to [`BATCH`] messages) is handled as one batch, its records committed together,
+    /// so `done` is looked at between batches.
     async fn until(&mut self, what: &str, done: impl Fn(&State) -> bool) {
         let deadline = tokio::time::Instant::now() + WITHIN;
         while !done(self.engine.state()) {
@@ -122,7 +126,13 @@ impl Rig {
                 .await
                 .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
                 .expect("the adapter runs");
-            self.engine.handle(msg, Utc::now()).await;
+            let mut batch = vec![msg];
+            while batch.len() < BATCH
+                && let Ok(msg) = self.events.try_recv()
+            {
+                batch.push(msg);
+            }
+            self.engine.handle_all(batch, Utc::now()).await;
         }
     }
 
@@ -665,5 +675,172 @@ async fn an_order_in_doubt_older_than_the_gateways_lookback_is_left_to_the_trade
     assert!(rig.sim.ledger().await.unwrap().is_empty(), "not resent");
     let sim = rig.stop().await;
     sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A simulator with the sample positions (AAPL among them) and the AAPL quote pinned.
+async fn sim_with_positions() -> SimHandle {
+    let sim = sim::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimConfig::default().with_sample_positions(),
+    )
+    .await
+    .unwrap();
+    sim.inject(FaultAction::FreezeQuotes {
+        symbol: "AAPL".into(),
+    })
+    .await
+    .unwrap();
+    assert!(
+        sim.set_quote("AAPL", 18_710, 18_712, 18_711, 1_000)
+            .await
+            .unwrap()
+    );
+    sim
+}
+
+/// The position-mismatch alerts raised so far.
+fn mismatch_alerts(s: &State) -> Vec<String> {
+    s.alerts
+        .iter()
+        .filter(|a| a.text.starts_with("position mismatch"))
+        .map(|a| a.text.clone())
+        .collect()
+}
+
+/// Shifts the AAPL position at the gateway by `shares` with no execution, then waits until the cockpit
+/// has raised the mismatch; checks what it said and did.
+async fn shift_and_expect_the_alarm(rig: &mut Rig, shares: i64, dropped: bool) {
+    let key = (AccountId::parse("DU1234567").unwrap(), aapl());
+    let held = rig
+        .engine
+        .state()
+        .positions
+        .get(&key)
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        held > rust_decimal::Decimal::ZERO,
+        "the baseline holds the sample AAPL position"
+    );
+    rig.sim
+        .inject(FaultAction::ShiftPosition {
+            account: None,
+            symbol: "AAPL".into(),
+            quantity: shares.into(),
+        })
+        .await
+        .unwrap();
+    if dropped {
+        // A reconnect reconciles (and checks the positions) at once.
+        rig.sim
+            .inject(FaultAction::DropSocket { client_id: None })
+            .await
+            .unwrap();
+    }
+    rig.until("the position mismatch", |s| s.position_watch.mismatch)
+        .await;
+    let s = rig.engine.state();
+    let alerts = mismatch_alerts(s);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let moved = held + rust_decimal::Decimal::from(shares);
+    for says in [
+        "DU1234567".to_owned(),
+        "AAPL".to_owned(),
+        format!("broker holds {moved}"),
+        format!("cockpit counts {held}"),
+    ] {
+        assert!(alerts[0].contains(&says), "{says}: {}", alerts[0]);
+    }
+    assert_eq!(
+        s.trading.level(),
+        Level::Halted,
+        "the example halts on a mismatch"
+    );
+    assert!(
+        s.trading
+            .causes()
+            .any(|(c, _)| c == cockpit::policy::Cause::ReconciliationMismatch)
+    );
+    assert_eq!(s.positions[&key], moved, "the broker's figure is taken");
+}
+
+/// Reconciled again, the positions agreeing: the trader's typed resume lifts the mismatch.
+async fn resume_after_the_mismatch(rig: &mut Rig) {
+    rig.until("a reconciliation that confirms the taken positions", |s| {
+        s.connection == Connection::Ready
+            && s.position_watch.baseline == cockpit::app::Baseline::Confirmed
+            && !s.trading.causes().any(|(c, _)| {
+                matches!(
+                    c,
+                    cockpit::policy::Cause::Unreconciled | cockpit::policy::Cause::Disconnected
+                )
+            })
+    })
+    .await;
+    rig.engine
+        .handle(
+            Msg::Resume {
+                typed: Some("RESUME".into()),
+            },
+            Utc::now(),
+        )
+        .await;
+    assert_eq!(rig.engine.state().trading.level(), Level::Active);
+}
+
+/// The journal's `position_mismatch` records.
+fn mismatch_records(d: &Path) -> Vec<serde_json::Value> {
+    cockpit::journal::Reader::open(d)
+        .unwrap()
+        .records(1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == kinds::POSITION_MISMATCH)
+        .map(|r| r.data)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_position_shifted_at_the_broker_is_found_by_the_periodic_check_alarmed_and_taken() {
+    let d = dir("shift-periodic");
+    let sim = sim_with_positions().await;
+    let (profile, _) = profile(&sim);
+    let mut settings = Settings::of(&profile);
+    settings.reconcile_every = Duration::from_secs(1);
+    settings.recheck_after = Duration::from_millis(500);
+    let mut rig = Rig::start_with(sim, &d, settings).await;
+    rig.ready().await;
+    rig.until("the baseline confirmed", |s| {
+        s.position_watch.baseline == cockpit::app::Baseline::Confirmed
+    })
+    .await;
+    assert!(mismatch_alerts(rig.engine.state()).is_empty());
+    shift_and_expect_the_alarm(&mut rig, 7, false).await;
+    resume_after_the_mismatch(&mut rig).await;
+    assert_eq!(mismatch_alerts(rig.engine.state()).len(), 1);
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    let records = mismatch_records(&d);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["account"], "DU1234567");
+    assert_eq!(records[0]["symbol"], "AAPL");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn a_position_shifted_during_an_outage_is_alarmed_after_the_reconnect() {
+    let d = dir("shift-outage");
+    let mut rig = Rig::start(sim_with_positions().await, &d).await;
+    rig.ready().await;
+    rig.until("the baseline confirmed", |s| {
+        s.position_watch.baseline == cockpit::app::Baseline::Confirmed
+    })
+    .await;
+    shift_and_expect_the_alarm(&mut rig, -3, true).await;
+    resume_after_the_mismatch(&mut rig).await;
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    assert_eq!(mismatch_records(&d).len(), 1);
     std::fs::remove_dir_all(&d).unwrap();
 }

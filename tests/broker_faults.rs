@@ -7,7 +7,9 @@
 //! — and maybe the kill switch at the end. Afterwards local state must equal the broker's as a separate
 //! checker client reads it, every execution must count exactly once, the gate must never have opened while
 //! unreconciled, no order id or `orderRef` may reach the gateway twice, IB's limits must never have been
-//! hit, and the journal must verify. It does not crash the cockpit (the crash harness does).
+//! hit, the journal must verify, and the position check must never have alarmed (nothing moves a position
+//! behind the cockpit's back here: an alarm is a false one). It does not crash the cockpit (the crash
+//! harness does).
 //!
 //! 20 scenarios in the quick tier, 200 with `COCKPIT_HEAVY=1`, any number with
 //! `COCKPIT_FAULT_SCENARIOS=N` (the soak: `COCKPIT_FAULT_SCENARIOS=5000 cargo test --release --features
@@ -34,6 +36,7 @@ use cockpit::domain::{
     AccountId, Currency, Instrument, OrderId, OrderStatus, OrderTicket, OrderType, Price, ProposalId,
     Quantity, Side, Symbol, Tif,
 };
+use cockpit::journal::kinds;
 use cockpit::policy::{Cause, Evidence, Level};
 use cockpit::sim::{self, EntryKind, FaultAction, LedgerEntry, Outcome, SimConfig, SimHandle, SimStats};
 use ibapi::accounts::PositionUpdate;
@@ -356,6 +359,9 @@ impl BrokerPort for Gate {
     fn global_cancel(&mut self) {
         self.inner.global_cancel();
     }
+    fn check_positions(&mut self) {
+        self.inner.check_positions();
+    }
     fn trading_epoch(&mut self, epoch: u64) {
         self.inner.trading_epoch(epoch);
     }
@@ -377,6 +383,8 @@ struct Seen {
     repeated_executions: u64,
     /// Reconciliation mismatches reported.
     mismatches: Vec<String>,
+    /// Position checks after which a position differed (unconfirmed: a second check decides).
+    position_differences: u64,
     /// The latest AAPL position IB's position stream reported, and the signed shares of the executions
     /// the engine applied after it (the engine adds each new execution to the position it holds).
     last_position: Option<Decimal>,
@@ -604,6 +612,7 @@ impl Run {
                 account: a,
                 instrument,
                 quantity,
+                ..
             }) if *a == account() && *instrument == aapl() => {
                 self.seen.last_position = Some(*quantity);
                 self.seen.applied_since_position = Decimal::ZERO;
@@ -612,7 +621,15 @@ impl Run {
             _ => {}
         }
         let places = self.places();
+        let check = matches!(msg, Msg::Broker(BrokerEvent::PositionCheck { .. }));
         self.engine.handle(msg, Utc::now()).await;
+        if check && !self.engine.state().position_watch.differing.is_empty() {
+            self.seen.position_differences += 1;
+            self.note(format!(
+                "positions differ once: {:?}",
+                self.engine.state().position_watch.differing
+            ));
+        }
         let sent = self.places() - places;
         if sent > 0 {
             self.note(format!("{sent} order(s) handed to the broker"));
@@ -1138,6 +1155,7 @@ fn check(run: &Run, truth: &Truth, ledger: &[LedgerEntry], stats: &SimStats) -> 
     f.orders(run, truth, &placed);
     f.position(run, truth);
     f.gate(run, truth);
+    f.position_check(run);
     f
 }
 
@@ -1324,6 +1342,22 @@ impl Findings {
         }
     }
 
+    /// Invariant 6: the position check never alarmed (no scenario moves a position behind the cockpit's
+    /// back, so every alarm is a false one, e.g. a fill in flight during a check taken for a difference).
+    fn position_check(&mut self, run: &Run) {
+        let s = run.engine.state();
+        for alert in s
+            .alerts
+            .iter()
+            .filter(|a| a.text.starts_with("position mismatch"))
+        {
+            self.bad.push(format!("a false position alarm: {}", alert.text));
+        }
+        if s.position_watch.mismatch {
+            self.bad.push("the position check holds trading down".into());
+        }
+    }
+
     /// Invariant 3: the gate never opened while it should have been shut. And P7: nothing after the
     /// kill switch, and nothing left working at IB.
     fn gate(&mut self, run: &Run, truth: &Truth) {
@@ -1387,6 +1421,8 @@ fn filled_while_cut_off(p: &cockpit::app::Proposal) -> bool {
 struct Done {
     /// Execution reports the engine got more than once (duplicates and reconciliation replays).
     repeated_executions: u64,
+    /// Position checks that differed once (a fill in flight), each cleared by the next check.
+    position_differences: u64,
     /// Occurrences of the known bugs (tolerated unless strict).
     known: Vec<String>,
 }
@@ -1422,15 +1458,23 @@ async fn scenario(seed: u64, steps: Vec<Step>, strict: bool, trace: Trace) -> Re
     let known = findings.known.clone();
     let mut problems = findings.failing(strict);
     let repeated_executions = run.seen.repeated_executions;
+    let position_differences = run.seen.position_differences;
     let dir = run.stop().await;
     // 5. The journal verifies.
     if let Err(e) = cockpit::journal::verify(&dir) {
         problems.push(format!("journal verify: {e}"));
     }
+    // 6. No position mismatch was journaled: no scenario moves a position behind the cockpit's back.
+    if let Ok(records) = cockpit::journal::Reader::open(&dir).and_then(|r| r.records(1)) {
+        for r in records.iter().filter(|r| r.kind == kinds::POSITION_MISMATCH) {
+            problems.push(format!("a false position mismatch was journaled: {}", r.data));
+        }
+    }
     if problems.is_empty() {
         let _ = std::fs::remove_dir_all(&dir);
         Ok(Done {
             repeated_executions,
+            position_differences,
             known,
         })
     } else {
@@ -1520,11 +1564,12 @@ async fn random_fault_scenarios_end_with_local_state_equal_to_the_brokers() {
     assert!(
         failures.is_empty(),
         "{} of {} fault scenarios failed (replay one with COCKPIT_FAULT_SEED=<seed>; the passing ones showed \
-         known bug A {} and B {} times):{}",
+         known bug A {} and B {} times, and {} position checks that differed once):{}",
         failures.len(),
         seeds.len(),
         count(KNOWN_POSITION_TWICE),
         count(KNOWN_STALE_STATUS),
+        passed.iter().map(|d| d.position_differences).sum::<u64>(),
         failures.join("")
     );
     assert_eq!(passed.len(), seeds.len());

@@ -229,7 +229,23 @@ impl Drop for Demo {
     }
 }
 
-/// The cells of `symbol`'s row in the Positions pane (`sym qty last value …`), if listed.
+/// The column `name` of `symbol`'s row in the Positions pane (found by the pane's header row), if listed.
+fn position_cell(screen: &str, symbol: &str, name: &str) -> Option<String> {
+    let mut lines = screen.lines().skip_while(|l| !l.contains("╭ Positions "));
+    lines.next()?;
+    let header: Vec<String> = lines
+        .next()?
+        .split('│')
+        .nth(1)?
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    // "unr P&L" is one column written as two words.
+    let at = header.iter().filter(|h| *h != "P&L").position(|h| h == name)?;
+    position_row(screen, symbol)?.get(at).cloned()
+}
+
+/// The cells of `symbol`'s row in the Positions pane (`sym qty …`), if listed.
 fn position_row(screen: &str, symbol: &str) -> Option<Vec<String>> {
     let mut lines = screen.lines().skip_while(|l| !l.contains("╭ Positions "));
     lines.next()?;
@@ -269,7 +285,7 @@ fn a_trader_order_is_staged_approved_filled_and_the_terminal_restored() {
     #[cfg(target_os = "linux")]
     assert_eq!(demo.local_flags() & COOKED, 0, "the demo runs in raw mode");
 
-    let last: f64 = position_row(&screen, "AAPL").unwrap()[2].parse().unwrap();
+    let last: f64 = position_cell(&screen, "AAPL", "last").unwrap().parse().unwrap();
     let limit = format!("{:.2}", last * 1.01);
 
     demo.send("n");

@@ -293,3 +293,130 @@ async fn a_synced_commit_past_its_deadline_halts_trading_and_the_order_is_not_se
     restarted.stop().await.unwrap();
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A commission report for execution `exec_id` (each new one is journaled, without a sync).
+fn commission(exec_id: &str) -> Msg {
+    Msg::Broker(BrokerEvent::Commission {
+        exec_id: exec_id.into(),
+        commission: "1.00".parse().unwrap(),
+        currency: "USD".into(),
+        realized_pnl: None,
+    })
+}
+
+fn commits(e: &common::EngineR) -> u64 {
+    e.journal().status().borrow().commits
+}
+
+#[tokio::test]
+async fn a_batch_of_broker_events_is_committed_in_one_append_in_order() {
+    let d = dir("batch");
+    let mut e = engine(&d).await;
+    let before = commits(&e);
+    let batch = (0..1000).map(|i| commission(&format!("x{i}"))).collect();
+    e.handle_all(batch, t0()).await;
+    assert_eq!(commits(&e), before + 1, "one commit for 1,000 records");
+    e.stop().await.unwrap();
+    let ids: Vec<String> = Reader::open(&d)
+        .unwrap()
+        .records(1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.data["event"] == "commission")
+        .map(|r| r.data["exec_id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..1000).map(|i| format!("x{i}")).collect();
+    assert_eq!(ids, expected);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn an_order_in_a_batch_leaves_only_after_everything_before_it_and_its_intent_are_committed() {
+    let d = dir("batch-order");
+    let mut e = engine(&d).await;
+    let id = propose(&mut e, "10").await;
+    let fingerprint = e.state().proposals[&id].fingerprint.unwrap();
+    let before = commits(&e);
+    let approve = Msg::Approve {
+        id,
+        evidence: cockpit::policy::Evidence::Confirm(fingerprint),
+    };
+    e.handle_all(
+        vec![commission("a"), commission("b"), approve, commission("c")],
+        t0(),
+    )
+    .await;
+    let placed = e.broker().placed.clone();
+    assert_eq!(placed.len(), 1);
+    let (_, _, head_at_place, commits_at_place) = placed[0].clone();
+    assert_eq!(
+        commits_at_place,
+        before + 1,
+        "the records before the order and its intent: one synced commit"
+    );
+    assert_eq!(commits(&e), before + 2, "the rest together after it");
+    e.stop().await.unwrap();
+    let records = Reader::open(&d).unwrap().records(1).unwrap();
+    let seq =
+        |what: &dyn Fn(&cockpit::journal::Record) -> bool| records.iter().find(|r| what(r)).unwrap().seq;
+    for exec_id in ["a", "b"] {
+        assert!(
+            seq(&|r| r.data["exec_id"] == exec_id) <= head_at_place,
+            "{exec_id}"
+        );
+    }
+    assert!(seq(&|r| r.kind == "intent") <= head_at_place);
+    assert!(seq(&|r| r.data["exec_id"] == "c") > head_at_place);
+    assert!(seq(&|r| r.kind == "sent") > head_at_place);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_batch_commit_halts_and_the_cancels_in_the_batch_do_not_wait_for_it() {
+    let d = dir("batch-error");
+    std::fs::create_dir_all(&d).unwrap();
+    let lock = cockpit::app::StateLock::acquire(&d).unwrap();
+    let mut journal = cockpit::journal::Journal::open(&d).unwrap();
+    let pages = journal.cap_pages(1).unwrap();
+    // Room for the start, the connection and one order; not for 1,000 more records.
+    journal.cap_pages(u32::try_from(pages).unwrap() + 8).unwrap();
+    let config = config();
+    let mut e = Engine::start_with(
+        lock,
+        journal,
+        &d,
+        (
+            config.profiles["paper"].clone(),
+            config.agents.clone(),
+            &config.hash,
+        ),
+        Recorder::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    e.broker().status = Some(e.journal().status());
+    common::ready(&mut e, t0()).await;
+    let id = propose(&mut e, "10").await;
+    confirm(&mut e, id).await;
+    assert_eq!(e.broker().placed.len(), 1, "the order fits");
+    assert_eq!(
+        e.state().trading.level(),
+        cockpit::policy::Level::Active,
+        "and its records"
+    );
+    let mut batch: Vec<Msg> = (0..1000).map(|i| commission(&format!("x{i}"))).collect();
+    batch.push(Msg::KillSwitch);
+    e.handle_all(batch, t0()).await;
+    assert_eq!(e.broker().cancelled, [100], "the cancel went out");
+    assert_eq!(e.state().trading.level(), cockpit::policy::Level::Halted);
+    assert!(
+        e.state()
+            .trading
+            .causes()
+            .any(|(cause, _)| cause == cockpit::policy::Cause::JournalError),
+        "the failed commit halted trading"
+    );
+    assert!(e.stop().await.is_err(), "the writer reports its failure");
+    std::fs::remove_dir_all(&d).unwrap();
+}

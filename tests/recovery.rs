@@ -289,3 +289,61 @@ async fn an_order_in_doubt_belongs_to_its_profile_and_gateway_only() {
     paper.stop().await.unwrap();
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// The broker holds `shares` AAPL in the paper account, as a reconciliation's position check says.
+fn position_check(shares: i64) -> Msg {
+    let positions = [(
+        (
+            cockpit::domain::AccountId::parse("DU1234567").unwrap(),
+            common::aapl(),
+        ),
+        cockpit::app::BrokerPosition {
+            quantity: shares.into(),
+            average_cost: None,
+        },
+    )]
+    .into_iter()
+    .collect();
+    Msg::Broker(BrokerEvent::PositionCheck { positions })
+}
+
+#[tokio::test]
+async fn a_position_mismatch_holds_trading_down_across_a_restart_until_the_trader_resumes() {
+    let d = dir("recover-position-mismatch");
+    let mut e = engine(&d).await;
+    for shares in [100, 100, 105, 105] {
+        e.handle(position_check(shares), t0()).await;
+    }
+    assert!(e.state().position_watch.mismatch);
+    assert_eq!(kinds_of(&d, kinds::POSITION_MISMATCH).len(), 1);
+    e.stop().await.unwrap();
+
+    let mut e = start(&d, t0()).await;
+    assert!(e.state().position_watch.mismatch, "restored from the journal");
+    e.handle(Msg::Broker(BrokerEvent::Connected { next_valid_id: 100 }), t0())
+        .await;
+    // A new baseline, and a clean reconciliation: the mismatch still holds trading down.
+    e.handle(position_check(105), t0()).await;
+    e.handle(position_check(105), t0()).await;
+    e.handle(Msg::Broker(BrokerEvent::Reconciled), t0()).await;
+    assert!(
+        e.state()
+            .trading
+            .causes()
+            .any(|(c, _)| c == cockpit::policy::Cause::ReconciliationMismatch)
+    );
+    e.handle(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    )
+    .await;
+    assert_eq!(e.state().trading.level(), Level::Active);
+    e.stop().await.unwrap();
+
+    let e = start(&d, t0()).await;
+    assert!(!e.state().position_watch.mismatch, "resumed past it");
+    e.stop().await.unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -98,13 +98,13 @@ async fn a_profile_switch_voids_staged_orders_and_reconnects_to_the_live_gateway
             let mut terminal = Terminal::new(TestBackend::new(120, 36)).unwrap();
             let mut rang = 0_u32;
             let mut bell = || rang += 1;
-            let outcome = shell::run(
+            let outcome = Box::pin(shell::run(
                 setup,
                 &mut terminal,
                 UnboundedReceiverStream::new(rx),
                 &mut bell,
                 shutdown,
-            )
+            ))
             .await;
             (outcome, terminal)
         }

@@ -6,6 +6,7 @@ mod engine;
 mod lifecycle;
 mod lock;
 mod msg;
+mod positions;
 mod recover;
 pub mod screen;
 pub mod shell;
@@ -17,8 +18,10 @@ pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
 pub use lock::{EXIT_LOCKED, LockError, StateLock};
 pub use msg::{
-    BrokerEvent, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder, Source,
+    BrokerEvent, BrokerPosition, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder,
+    Source,
 };
+pub use positions::{Baseline, PositionWatch};
 pub use state::{
     APPROVAL_TTL_SECS, DEFAULT_CUSHION_WARNING, MAINT_MARGIN_JUMP, PLACE_DEADLINE_SECS, Proposal, State,
 };

@@ -1,6 +1,8 @@
 //! What goes into the core (`Msg`) and what comes out (`Effect`). Plain data: the shell turns effects into
 //! journal writes and broker commands and feeds their outcomes back as messages.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -72,6 +74,15 @@ impl std::fmt::Display for Connection {
     }
 }
 
+/// One position of a broker snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerPosition {
+    /// Signed quantity.
+    pub quantity: Decimal,
+    /// IB's average cost per share (commissions included); `None` when IB sends none.
+    pub average_cost: Option<Decimal>,
+}
+
 /// Something the broker adapter observed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BrokerEvent {
@@ -139,7 +150,9 @@ pub enum BrokerEvent {
         /// The value.
         value: Decimal,
     },
-    /// A position as the broker reports it.
+    /// A position as the broker's position stream reports it. It moves the average cost the screen shows;
+    /// the quantity the policy reads is the cockpit's own, moved by the fills it applies and compared with
+    /// the broker's at every reconciliation ([`BrokerEvent::PositionCheck`]).
     Position {
         /// The account.
         account: AccountId,
@@ -147,6 +160,14 @@ pub enum BrokerEvent {
         instrument: Instrument,
         /// Signed quantity.
         quantity: Decimal,
+        /// IB's average cost per share (commissions included); `None` when IB sends none.
+        average_cost: Option<Decimal>,
+    },
+    /// The broker's positions at a reconciliation: a complete snapshot (read to IB's end marker), taken
+    /// after the reconciliation's executions were handed over, for the core to compare with its own.
+    PositionCheck {
+        /// Every position of the snapshot, accounts outside the allowlist included (the core ignores them).
+        positions: BTreeMap<(AccountId, Instrument), BrokerPosition>,
     },
     /// An order's status changed.
     OrderStatus {
@@ -165,8 +186,8 @@ pub enum BrokerEvent {
         quantity: Decimal,
         /// Fill price.
         price: Decimal,
-        /// Found by a reconciliation rather than streamed: the position snapshot that follows a
-        /// reconnect already holds it, so it moves the order's fill but not the position.
+        /// Found by a reconciliation rather than streamed (journaled as such; it counts the same: once
+        /// per exec id, in the order's fill and in the cockpit's position).
         replay: bool,
     },
     /// The gateway's status of one of this cockpit's orders, found by a reconciliation by its `orderRef`
@@ -356,4 +377,7 @@ pub enum Effect {
     },
     /// IB's global cancel.
     GlobalCancel,
+    /// Check the broker's positions again soon (a few seconds): a position differed at the last check,
+    /// or a baseline was just taken, and one check proves nothing while a fill may be in flight.
+    CheckPositions,
 }

@@ -3,12 +3,14 @@
 //! Kept, for this profile and gateway: staged orders still awaiting approval (their verdict as recorded;
 //! approving re-runs the policy), the trading state (a halted cockpit stays halted), today's counters
 //! (exchange-time day) with the recent orders the duplicate, rate and agent-budget rules look back on, the
-//! order-id high-water mark, executions already counted, and every order sent and not yet ended. An intent
-//! that was committed but never acknowledged by the broker (no status, no execution, no in-doubt
-//! resolution) is *in doubt*, whether or not it was handed to the broker port: it comes back as
-//! [`Stage::InDoubt`], counts as working, blocks reconciliation, and waits for the broker to say whether it
-//! has the order — it is never resent. Approvals do not survive. Proposal, intent and alert numbers continue after the highest
-//! used in the whole journal, so `orderRef`s never repeat.
+//! order-id high-water mark, executions already counted, a position mismatch the trader has not resumed
+//! past, and every order sent and not yet ended. An intent that was committed but never acknowledged by
+//! the broker (no status, no execution, no in-doubt resolution) is *in doubt*, whether or not it was
+//! handed to the broker port: it comes back as [`Stage::InDoubt`], counts as working, blocks
+//! reconciliation, and waits for the broker to say whether it has the order — it is never resent.
+//! Approvals do not survive, and neither do positions: the first position check after the start takes
+//! the broker's as its baseline. Proposal, intent and alert numbers continue after the highest used in
+//! the whole journal, so `orderRef`s never repeat.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -164,7 +166,7 @@ pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>)
                 set_fate(&mut replayed, proposal, fate);
             }
             kinds::BROKER_EVENT => broker_event(state, &mut replayed, d, proposal),
-            kinds::TRADING_STATE => trading_state(state, d),
+            kinds::TRADING_STATE | kinds::POSITION_MISMATCH => trading(state, &r.kind, d),
             _ => {}
         }
     }
@@ -268,7 +270,13 @@ fn broker_event(state: &mut State, replayed: &mut BTreeMap<u64, Replayed>, d: &V
     }
 }
 
-fn trading_state(state: &mut State, d: &Value) {
+/// What holds trading down: the trading state, and a position mismatch (until the trader resumes, which
+/// records an `ACTIVE` trading state).
+fn trading(state: &mut State, kind: &str, d: &Value) {
+    if kind == kinds::POSITION_MISMATCH {
+        state.position_watch.mismatch = true;
+        return;
+    }
     let level = match d["level"].as_str() {
         Some("HALTED") => Level::Halted,
         Some("REDUCING") => Level::Reducing,
@@ -276,7 +284,10 @@ fn trading_state(state: &mut State, d: &Value) {
     };
     let cause = d["cause"].as_str().and_then(Cause::from_label);
     match (level, cause) {
-        (Level::Active, _) => state.trading = policy::TradingState::active(),
+        (Level::Active, _) => {
+            state.trading = policy::TradingState::active();
+            state.position_watch.mismatch = false;
+        }
         (_, Some(cause)) => {
             state.trading.step_down(cause, level);
         }

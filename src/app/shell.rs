@@ -121,14 +121,16 @@ impl Session {
     }
 
     /// Handles what the adapter has ready (at least `first`), up to [`BATCH`] messages.
+    /// Their unsynced records are committed in one append.
     async fn pump(&mut self, first: Msg) {
-        self.engine.handle(first, Utc::now()).await;
-        for _ in 1..BATCH {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
             match self.events.try_recv() {
-                Ok(msg) => self.engine.handle(msg, Utc::now()).await,
+                Ok(msg) => batch.push(msg),
                 Err(_) => break,
             }
         }
+        self.engine.handle_all(batch, Utc::now()).await;
     }
 
     fn head(&self) -> String {

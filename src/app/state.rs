@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use super::lifecycle::Stage;
 use super::msg::{Connection, JournalRecord};
+use super::positions::PositionWatch;
 use crate::config::{Agent, Profile};
 use crate::domain::{
     AccountId, AccountSummary, Alert, AlertId, AlertSource, DataStatus, Instrument, OrderId, OrderStatus,
@@ -113,8 +114,15 @@ pub struct State {
     pub gateway_restart: Option<(NaiveTime, chrono::Duration)>,
     /// The exchange day whose restart was warned of.
     pub(super) restart_warned: Option<NaiveDate>,
-    /// Positions by account and instrument.
+    /// Positions by account and instrument, as the cockpit counts them: the broker's, taken as a
+    /// baseline, moved by every fill the cockpit applies, and compared with the broker's at every
+    /// reconciliation (`positions.rs`). What the policy reads.
     pub positions: BTreeMap<(AccountId, Instrument), Decimal>,
+    /// Each position's average cost per share as the broker reports it (commissions included), for the
+    /// screen's average cost and unrealized P&L; absent for a flat position or when IB sends none.
+    pub position_costs: BTreeMap<(AccountId, Instrument), Decimal>,
+    /// How the cockpit's positions stand against the broker's.
+    pub position_watch: PositionWatch,
     /// Latest quotes the policy may price with (live data only).
     pub quotes: BTreeMap<Instrument, Quote>,
     /// Each instrument's market-data source; absent means not reported (treated as live).
@@ -154,6 +162,9 @@ pub struct State {
     pub heartbeat_secs: u32,
     /// Why the last approval was refused, for the screen (cleared at every approval).
     pub last_refusal: Option<(ProposalId, String)>,
+    /// A reconciliation mismatch about orders (`BrokerEvent::Mismatch`) not yet followed by a clean
+    /// reconciliation: a resume past a position mismatch must not clear the cause it also holds.
+    pub(super) mismatch_open: bool,
     pub(super) next_proposal: u64,
     pub(super) next_alert: u64,
     pub(super) intent_seq: u64,
@@ -178,6 +189,8 @@ impl State {
             gateway_restart: None,
             restart_warned: None,
             positions: BTreeMap::new(),
+            position_costs: BTreeMap::new(),
+            position_watch: PositionWatch::default(),
             quotes: BTreeMap::new(),
             market_data: BTreeMap::new(),
             recent: Vec::new(),
@@ -197,6 +210,7 @@ impl State {
             agent_views: BTreeMap::new(),
             recommendations: super::agents::Recommendations::new(),
             heartbeat_secs: super::agents::DEFAULT_HEARTBEAT_SECS,
+            mismatch_open: false,
             next_proposal: 1,
             next_alert: 1,
             intent_seq: 0,

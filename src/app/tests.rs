@@ -4,6 +4,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
+use serde_json::json;
 
 use super::*;
 use crate::config::Config;
@@ -87,6 +88,7 @@ fn kinds(fx: &[Effect]) -> Vec<String> {
             Effect::Place(p) => format!("PLACE {}", p.order_id.get()),
             Effect::Cancel { order_id } => format!("CANCEL {}", order_id.get()),
             Effect::GlobalCancel => "GLOBAL CANCEL".to_owned(),
+            Effect::CheckPositions => "CHECK POSITIONS".to_owned(),
         })
         .collect()
 }
@@ -1023,4 +1025,225 @@ fn the_gateways_daily_restart_is_announced_once_before_it() {
     s.update(Msg::Tick, at(4, 42));
     s.update(Msg::Tick, at(4, 50));
     assert_eq!(warnings(&s), 1, "once a day");
+}
+
+fn account() -> AccountId {
+    AccountId::parse("DU1234567").unwrap()
+}
+
+/// A position check at `t0` in which the broker holds `positions` (`(account, symbol, shares)`).
+fn check(s: &mut State, positions: &[(&str, Instrument, i64)]) -> Vec<Effect> {
+    let positions = positions
+        .iter()
+        .map(|(acct, instrument, qty)| {
+            (
+                (AccountId::parse(acct).unwrap(), instrument.clone()),
+                BrokerPosition {
+                    quantity: Decimal::from(*qty),
+                    average_cost: Some(Decimal::new(10_000, 2)),
+                },
+            )
+        })
+        .collect();
+    s.update(Msg::Broker(BrokerEvent::PositionCheck { positions }), t0())
+}
+
+/// A state whose confirmed baseline is 100 AAPL in the paper account.
+fn holding_100() -> State {
+    let mut s = state("paper");
+    let fx = check(&mut s, &[("DU1234567", aapl(), 100)]);
+    assert_eq!(s.position_watch.baseline, Baseline::Provisional);
+    assert!(
+        kinds(&fx).contains(&"CHECK POSITIONS".to_owned()),
+        "{:?}",
+        kinds(&fx)
+    );
+    check(&mut s, &[("DU1234567", aapl(), 100)]);
+    assert_eq!(s.position_watch.baseline, Baseline::Confirmed);
+    s
+}
+
+fn mismatch_alerts(s: &State) -> usize {
+    s.alerts
+        .iter()
+        .filter(|a| a.text.starts_with("position mismatch"))
+        .count()
+}
+
+#[test]
+fn the_first_position_check_takes_the_brokers_positions_of_the_allowlisted_accounts_without_alarm() {
+    let mut s = state("paper");
+    let msft = Instrument::stock(Symbol::parse("MSFT").unwrap(), Currency::USD, "NASDAQ");
+    let fx = check(
+        &mut s,
+        &[("DU1234567", aapl(), 100), ("DU7654321", msft.clone(), 5)],
+    );
+    assert_eq!(
+        kinds(&fx),
+        ["broker_event", "CHECK POSITIONS"],
+        "adopted, journaled, checked again"
+    );
+    assert_eq!(s.positions[&(account(), aapl())], Decimal::from(100));
+    assert_eq!(s.positions.len(), 1, "the other account is not the profile's");
+    assert_eq!(s.position_costs[&(account(), aapl())], Decimal::new(100, 0));
+    assert_eq!(mismatch_alerts(&s), 0);
+    // Taken while a fill was in flight, the baseline differs from the next check: taken again, silently.
+    let fx = check(&mut s, &[("DU1234567", aapl(), 110)]);
+    assert_eq!(kinds(&fx), ["broker_event", "CHECK POSITIONS"]);
+    assert_eq!(s.positions[&(account(), aapl())], Decimal::from(110));
+    assert_eq!((mismatch_alerts(&s), s.trading.level()), (0, Level::Active));
+    check(&mut s, &[("DU1234567", aapl(), 110)]);
+    assert_eq!(s.position_watch.baseline, Baseline::Confirmed);
+}
+
+#[test]
+fn one_differing_position_check_does_not_alarm_but_asks_for_another() {
+    let mut s = holding_100();
+    let fx = check(&mut s, &[("DU1234567", aapl(), 105)]);
+    assert_eq!(kinds(&fx), ["CHECK POSITIONS"]);
+    assert_eq!(mismatch_alerts(&s), 0);
+    assert_eq!(s.trading.level(), Level::Active);
+    assert_eq!(
+        s.position_watch.differing[&(account(), aapl())],
+        (Decimal::from(105), Decimal::from(100))
+    );
+    assert_eq!(
+        s.positions[&(account(), aapl())],
+        Decimal::from(100),
+        "not taken on one check"
+    );
+}
+
+#[test]
+fn a_position_that_agrees_again_after_one_difference_clears_it() {
+    let mut s = holding_100();
+    let (_, order) = send_one(&mut s);
+    // The broker's position already holds a fill whose execution is still on its way.
+    check(&mut s, &[("DU1234567", aapl(), 110)]);
+    assert!(!s.position_watch.differing.is_empty());
+    s.update(
+        Msg::Broker(BrokerEvent::Execution {
+            order_id: order.order_id,
+            exec_id: "e1".into(),
+            quantity: Decimal::from(10),
+            price: Decimal::new(10_001, 2),
+            replay: false,
+        }),
+        t0(),
+    );
+    let fx = check(&mut s, &[("DU1234567", aapl(), 110)]);
+    assert!(fx.is_empty(), "{:?}", kinds(&fx));
+    assert!(s.position_watch.differing.is_empty());
+    // A later difference is a first difference again.
+    check(&mut s, &[("DU1234567", aapl(), 111)]);
+    assert_eq!((mismatch_alerts(&s), s.trading.level()), (0, Level::Active));
+}
+
+#[test]
+fn a_position_differing_on_two_checks_alarms_steps_down_and_takes_the_brokers_figure_until_resumed() {
+    let mut s = holding_100();
+    check(&mut s, &[("DU1234567", aapl(), 105)]);
+    let fx = check(&mut s, &[("DU1234567", aapl(), 105)]);
+    let k = kinds(&fx);
+    assert_eq!(k.first().map(String::as_str), Some("position_mismatch"), "{k:?}");
+    assert!(k.contains(&"trading_state!".to_owned()), "{k:?}");
+    let Effect::Journal(r) = &fx[0] else { panic!() };
+    assert_eq!(
+        (
+            &r.data["account"],
+            &r.data["symbol"],
+            &r.data["broker"],
+            &r.data["cockpit"]
+        ),
+        (&json!("DU1234567"), &json!("AAPL"), &json!("105"), &json!("100"))
+    );
+    let alert = s
+        .alerts
+        .iter()
+        .find(|a| a.text.starts_with("position mismatch"))
+        .unwrap();
+    assert_eq!(alert.severity, crate::domain::Severity::Critical);
+    for says in ["DU1234567", "AAPL", "105", "100"] {
+        assert!(alert.text.contains(says), "{}", alert.text);
+    }
+    // The example's profile halts on a reconciliation mismatch.
+    assert_eq!(s.trading.level(), Level::Halted);
+    assert_eq!(
+        s.positions[&(account(), aapl())],
+        Decimal::from(105),
+        "the broker's"
+    );
+    // A clean reconciliation does not lift it; the trader's resume does, the positions agreeing.
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    assert!(
+        s.trading
+            .causes()
+            .any(|(c, _)| c == crate::policy::Cause::ReconciliationMismatch)
+    );
+    check(&mut s, &[("DU1234567", aapl(), 105)]);
+    s.update(
+        Msg::Resume {
+            typed: Some("RESUME".into()),
+        },
+        t0(),
+    );
+    assert_eq!(s.trading.level(), Level::Active);
+    assert!(!s.position_watch.mismatch);
+}
+
+#[test]
+fn a_resume_past_a_position_mismatch_waits_for_the_positions_to_agree_and_for_open_order_mismatches() {
+    let mut s = holding_100();
+    check(&mut s, &[("DU1234567", aapl(), 105)]);
+    check(&mut s, &[("DU1234567", aapl(), 105)]);
+    s.update(
+        Msg::Broker(BrokerEvent::Mismatch {
+            detail: "order 7 differs".into(),
+        }),
+        t0(),
+    );
+    // The taken baseline is confirmed; a new difference is pending.
+    check(&mut s, &[("DU1234567", aapl(), 105)]);
+    check(&mut s, &[("DU1234567", aapl(), 107)]);
+    let resume = |s: &mut State| {
+        s.update(
+            Msg::Resume {
+                typed: Some("RESUME".into()),
+            },
+            t0(),
+        );
+        s.trading.level()
+    };
+    assert_eq!(resume(&mut s), Level::Halted, "a difference is pending");
+    check(&mut s, &[("DU1234567", aapl(), 105)]);
+    assert_eq!(
+        resume(&mut s),
+        Level::Halted,
+        "the order mismatch is not reconciled"
+    );
+    assert!(!s.position_watch.mismatch, "the positions' part is over");
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    assert_eq!(resume(&mut s), Level::Active);
+}
+
+#[test]
+fn streamed_positions_move_the_average_cost_not_the_quantity() {
+    let mut s = holding_100();
+    let streamed = |quantity: i64, cost: Option<Decimal>| {
+        Msg::Broker(BrokerEvent::Position {
+            account: account(),
+            instrument: aapl(),
+            quantity: Decimal::from(quantity),
+            average_cost: cost,
+        })
+    };
+    s.update(streamed(120, Some(Decimal::new(10_150, 2))), t0());
+    assert_eq!(s.position_costs[&(account(), aapl())], Decimal::new(10_150, 2));
+    assert_eq!(
+        s.positions[&(account(), aapl())],
+        Decimal::from(100),
+        "the cockpit's own count"
+    );
+    s.update(streamed(0, Some(Decimal::ZERO)), t0());
+    assert!(s.position_costs.is_empty(), "flat: no cost");
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::lifecycle::{End, Stage, Step, next};
 use super::msg::{
-    BrokerEvent, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder, Source,
+    BrokerEvent, BrokerPosition, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder,
+    Source,
 };
 use super::state::{APPROVAL_TTL_SECS, MAINT_MARGIN_JUMP, PLACE_DEADLINE_SECS, Proposal, State};
 use crate::config::AfterLongDisconnect;
@@ -548,7 +549,14 @@ impl State {
         }
     }
 
-    fn step_down(&mut self, cause: Cause, to: Level, why: &str, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    pub(super) fn step_down(
+        &mut self,
+        cause: Cause,
+        to: Level,
+        why: &str,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
         if !self.trading.step_down(cause, to) {
             return;
         }
@@ -613,6 +621,7 @@ impl State {
             for cause in [Cause::KillSwitch, Cause::RejectStreak, Cause::DuplicateOrderId] {
                 self.trading.clear(cause);
             }
+            self.resume_past_position_mismatch();
         }
         let outcome = self.trading.resume(by);
         fx.push(record(
@@ -661,6 +670,7 @@ impl State {
                 );
             }
             BrokerEvent::Mismatch { detail } => {
+                self.mismatch_open = true;
                 self.step_down(
                     Cause::ReconciliationMismatch,
                     sd.on_reconciliation_mismatch.into(),
@@ -686,9 +696,15 @@ impl State {
                 account,
                 instrument,
                 quantity,
-            } => {
-                self.positions.insert((account, instrument), quantity);
-            }
+                average_cost,
+            } => self.position_cost(
+                (account, instrument),
+                BrokerPosition {
+                    quantity,
+                    average_cost,
+                },
+            ),
+            BrokerEvent::PositionCheck { positions } => self.position_check(positions, now, fx),
             BrokerEvent::OrderStatus { order_id, event } => self.order_status(order_id, event, now, fx),
             BrokerEvent::Execution {
                 order_id,
@@ -852,7 +868,8 @@ impl State {
     }
 
     /// The broker's orders and executions agree with the journal: clears the reconciliation causes,
-    /// unless an order from before the restart is still in doubt.
+    /// unless an order from before the restart is still in doubt (and leaves a position mismatch's to the
+    /// trader's resume).
     fn reconciled(&mut self, fx: &mut Vec<Effect>) {
         let in_doubt = self.in_doubt().len();
         if in_doubt > 0 {
@@ -865,12 +882,12 @@ impl State {
             ));
             return;
         }
-        for cause in [
-            Cause::Unreconciled,
-            Cause::OrderStreamLost,
-            Cause::ReconciliationMismatch,
-        ] {
-            self.trading.clear(cause);
+        self.mismatch_open = false;
+        self.trading.clear(Cause::Unreconciled);
+        self.trading.clear(Cause::OrderStreamLost);
+        // A position mismatch holds the cause until the trader resumes (`positions.rs`).
+        if !self.position_watch.mismatch {
+            self.trading.clear(Cause::ReconciliationMismatch);
         }
         fx.push(record(kinds::BROKER_EVENT, json!({"event": "reconciled"}), false));
     }
@@ -1092,8 +1109,9 @@ impl State {
         self.external_alerts.insert(alert);
     }
 
-    /// A fill `(quantity, price)`, applied once per exec id. A streamed fill moves the position at once
-    /// (IB's position update that follows it replaces the figure); a replayed one does not.
+    /// A fill `(quantity, price)`, applied once per exec id, streamed or found by a reconciliation: it
+    /// moves the order's fill and the cockpit's position (which the position check compares with the
+    /// broker's).
     fn execution(
         &mut self,
         order_id: OrderId,
@@ -1116,10 +1134,8 @@ impl State {
             -quantity
         };
         let id = p.id;
-        if !replay {
-            let position = self.positions.entry(key).or_insert(Decimal::ZERO);
-            *position = position.checked_add(signed).unwrap_or(*position);
-        }
+        let position = self.positions.entry(key).or_insert(Decimal::ZERO);
+        *position = position.checked_add(signed).unwrap_or(*position);
         fx.push(record(
             kinds::BROKER_EVENT,
             json!({"event": "execution", "proposal": id.0, "order_id": order_id.get(), "exec_id": exec_id,

@@ -48,6 +48,7 @@ impl BrokerPort for Ledger {
     }
     fn cancel(&mut self, _order_id: OrderId) {}
     fn global_cancel(&mut self) {}
+    fn check_positions(&mut self) {}
 }
 
 /// The example config with limits wide enough that nothing but the crash harness stops the orders.
@@ -205,7 +206,8 @@ async fn run(state_dir: PathBuf, ledger: PathBuf, count: u64) -> Result<(), Stri
     Ok(())
 }
 
-/// Feeds the adapter's messages to the engine until `done` holds, for at most `within`.
+/// Feeds the adapter's messages to the engine until `done` holds, for at most `within`: what is ready
+/// at once (up to 256 messages) as one batch, its records committed together.
 async fn pump(
     e: &mut Engine<BrokerHandle>,
     events: &mut tokio::sync::mpsc::Receiver<Msg>,
@@ -224,7 +226,13 @@ async fn pump(
                 )
             })?
             .ok_or("the adapter stopped")?;
-        e.handle(msg, Utc::now()).await;
+        let mut batch = vec![msg];
+        while batch.len() < 256
+            && let Ok(msg) = events.try_recv()
+        {
+            batch.push(msg);
+        }
+        e.handle_all(batch, Utc::now()).await;
     }
     Ok(())
 }

@@ -4,9 +4,12 @@
 
 use ibapi::contracts::{Contract, SecurityType};
 use ibapi::orders::{Action, ExecutionSide, Order, OrderStatusKind, TimeInForce};
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 
-use crate::domain::{Instrument, OrderEvent, OrderTicket, SecType, Side, Tif};
+use crate::app::BrokerPosition;
+use crate::domain::{AccountId, Currency, Instrument, OrderEvent, OrderTicket, SecType, Side, Symbol, Tif};
 
 /// IB's `f64` as an exact decimal, rounded to 8 places; `None` for NaN, infinities and IB's "unset"
 /// (`f64::MAX`).
@@ -16,6 +19,39 @@ pub fn decimal(value: f64) -> Option<Decimal> {
         return None;
     }
     Decimal::from_f64_retain(value).map(|d| d.round_dp(8).normalize())
+}
+
+/// A position row of IB's as the cockpit's key and figures. The instrument is the allowlisted one whose
+/// pinned contract has the row's contract id (IB's position rows carry no primary exchange), else the one
+/// the row's contract names. The average cost is `None` when IB sends none (an unset or non-finite value).
+#[must_use]
+pub fn position(
+    p: &ibapi::accounts::Position,
+    pinned: &BTreeMap<Instrument, Contract>,
+) -> Option<((AccountId, Instrument), BrokerPosition)> {
+    let account = AccountId::parse(&p.account).ok()?;
+    let quantity = decimal(p.position)?;
+    let c = &p.contract;
+    let instrument = match pinned
+        .iter()
+        .find(|(_, pin)| c.contract_id != 0 && pin.contract_id == c.contract_id)
+    {
+        Some((instrument, _)) => instrument.clone(),
+        None => Instrument {
+            symbol: Symbol::parse(&c.symbol.to_string()).ok()?,
+            sec_type: SecType::parse(&c.security_type.to_string()).ok()?,
+            currency: Currency::parse(&c.currency.to_string()).ok()?,
+            primary_exchange: c.primary_exchange.to_string(),
+        },
+    };
+    let average_cost = decimal(p.average_cost);
+    Some((
+        (account, instrument),
+        BrokerPosition {
+            quantity,
+            average_cost,
+        },
+    ))
 }
 
 /// A ticket's decimal as IB's `f64` (prices and quantities are exact in a few significant digits).
@@ -156,6 +192,34 @@ mod tests {
             ("AAPL".into(), "SMART".into(), "NASDAQ".into())
         );
         assert_eq!(c.currency.to_string(), "USD");
+    }
+
+    #[test]
+    fn a_position_row_is_keyed_by_the_pinned_contract_id_else_by_its_contract() {
+        let aapl = Instrument::stock(Symbol::parse("AAPL").unwrap(), Currency::USD, "NASDAQ");
+        let pinned: BTreeMap<Instrument, Contract> = [(aapl.clone(), contract(&aapl, Some(265_598)))].into();
+        // IB's position rows carry no primary exchange: the contract id finds the allowlisted instrument.
+        let row = |contract_id: i32, symbol: &str, average_cost: f64| ibapi::accounts::Position {
+            account: "DU1234567".into(),
+            contract: Contract {
+                contract_id,
+                symbol: symbol.into(),
+                currency: "USD".into(),
+                ..Contract::default()
+            },
+            position: -25.0,
+            average_cost,
+        };
+        let ((account, instrument), held) = position(&row(265_598, "AAPL", 187.25), &pinned).unwrap();
+        assert_eq!((account.as_str(), &instrument), ("DU1234567", &aapl));
+        assert_eq!(
+            (held.quantity, held.average_cost),
+            (Decimal::from(-25), Some(Decimal::new(18_725, 2)))
+        );
+        let ((_, other), held) = position(&row(4_815_747, "TSLA", f64::MAX), &pinned).unwrap();
+        assert_eq!(other.to_string(), "TSLA STK USD");
+        assert_eq!(held.average_cost, None, "IB's unset value");
+        assert!(position(&row(1, "AAPL", 1.0), &BTreeMap::new()).is_some());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! | `sent` | `proposal`, `order_id`, `order_ref` |
 //! | `not_sent` | `proposal`, `reason`: approved or intended, never handed to the broker |
 //! | `in_doubt` | `proposal`, `order_id`, `order_ref`, `found` (bool), `status`: an intent from before a restart, resolved by the broker's open orders and executions |
-//! | `broker_event` | `event`, then: `connected` {`next_valid_id`}; `disconnected` {}; `reconciled` {}; `order_status` {`proposal`, `order_id`, `status` (`Submitted`, `PartiallyFilled`, `Filled`, `Cancelled`, `Rejected`, …)}; `execution` {`proposal`, `order_id`, `exec_id`, `quantity`, `price`}; `commission` {`exec_id`, `commission`, `currency`, `realized_pnl` (null when IB sends none)}; `error` {`order_id` (or null), `code`, `text`} |
+//! | `broker_event` | `event`, then: `connected` {`next_valid_id`}; `disconnected` {}; `reconciled` {}; `order_status` {`proposal`, `order_id`, `status` (`Submitted`, `PartiallyFilled`, `Filled`, `Cancelled`, `Rejected`, …)}; `execution` {`proposal`, `order_id`, `exec_id`, `quantity`, `price`, `replay` (found by a reconciliation)}; `positions_adopted` {`why` (`baseline`, `baseline unconfirmed`, `mismatch`), `positions` [{`account`, `symbol`, `instrument`, `quantity`}]}: the broker's positions taken as the cockpit's; `commission` {`exec_id`, `commission`, `currency`, `realized_pnl` (null when IB sends none)}; `error` {`order_id` (or null), `code`, `text`} |
+//! | `position_mismatch` | `account`, `symbol`, `instrument` (as serde writes it), `broker`, `cockpit` (signed quantities): a position that differed from the broker's on two checks in a row; the broker's positions are taken after it (`broker_event` `positions_adopted`) |
 //! | `trading_state` | `level` (`ACTIVE`/`REDUCING`/`HALTED`), `cause` (a cause label, or `resume`), `epoch`, `why` |
 //! | `alert` | `id`, `severity` (`info`/`warning`/`critical`), `text`, `source` (`system`/`broker`/`agent:NAME`) |
 //! | `tool_call` | `agent` (configured name or `unknown`), `label` (the name the MCP client declared), `uid`, `tool`, `arguments` (or `{"truncated": true, "size": N}`), `outcome` (`ok`/`refused`/`error`/`malformed`), `detail` |
@@ -36,6 +37,8 @@ pub const NOT_SENT: &str = "not_sent";
 pub const IN_DOUBT: &str = "in_doubt";
 /// `broker_event`.
 pub const BROKER_EVENT: &str = "broker_event";
+/// `position_mismatch`.
+pub const POSITION_MISMATCH: &str = "position_mismatch";
 /// `trading_state`.
 pub const TRADING_STATE: &str = "trading_state";
 /// `alert`.

@@ -558,6 +558,35 @@ impl Exchange {
         }
     }
 
+    /// A position changed with no execution (the `shift_position` fault), pushed like a fill's: a new
+    /// holding costs the last price, cash does not move (the shares came from elsewhere).
+    pub(crate) fn shift_position(&mut self, account: Option<&str>, symbol: &str, quantity: Decimal) {
+        let Some(listing) = catalogue::by_symbol(symbol) else {
+            return;
+        };
+        let last = dollars(self.market.quote(listing).last);
+        let Some(a) = self
+            .accounts
+            .iter_mut()
+            .find(|a| account.is_none_or(|code| a.code == code))
+        else {
+            return;
+        };
+        let h = a.holdings.entry(listing).or_insert(super::accounts::Holding {
+            quantity: Decimal::ZERO,
+            average_cost: last,
+            day_basis: last,
+            realized_today: Decimal::ZERO,
+        });
+        h.quantity += quantity;
+        if h.quantity.is_zero() {
+            h.average_cost = Decimal::ZERO;
+        }
+        let code = a.code.clone();
+        self.push_position_change(&code, listing);
+        self.push_account_changes();
+    }
+
     /// After a fill: the changed position to position subscribers.
     pub(crate) fn push_position_change(&mut self, code: &str, listing: usize) {
         let Some(h) = self

@@ -699,6 +699,11 @@ impl Exchange {
             }
             FaultAction::DuplicateExecution => self.duplicate_next_execution = true,
             FaultAction::FillWorkingOrders => self.fill_working_orders(),
+            FaultAction::ShiftPosition {
+                account,
+                symbol,
+                quantity,
+            } => self.shift_position(account.as_deref(), &symbol, quantity),
         }
     }
 

@@ -68,6 +68,16 @@ pub enum FaultAction {
     DuplicateExecution,
     /// Fill every working order at the touch now, whether or not its client is connected.
     FillWorkingOrders,
+    /// Change a position with no execution any client sees (a transfer, a corporate action, a trade by
+    /// another system), pushed to position subscribers like a fill's.
+    ShiftPosition {
+        /// The account; the first simulated account when `None`.
+        account: Option<String>,
+        /// The ticker.
+        symbol: String,
+        /// Signed shares added to the position.
+        quantity: Decimal,
+    },
 }
 
 /// When a scheduled fault fires.
@@ -135,6 +145,8 @@ struct RawFault {
     initial: Option<String>,
     maintenance: Option<String>,
     next_valid_id: Option<i32>,
+    account: Option<String>,
+    quantity: Option<String>,
 }
 
 /// The action names a scenario may use.
@@ -150,6 +162,7 @@ pub const ACTIONS: &[&str] = &[
     "restart",
     "duplicate_execution",
     "fill_working_orders",
+    "shift_position",
 ];
 
 impl Scenario {
@@ -322,6 +335,30 @@ fn parse_fault(f: &RawFault) -> Result<Fault, Vec<String>> {
         },
         "duplicate_execution" => Some(FaultAction::DuplicateExecution),
         "fill_working_orders" => Some(FaultAction::FillWorkingOrders),
+        "shift_position" => {
+            let symbol = symbol(&mut errs);
+            let quantity = match f.quantity.as_deref().map(str::parse::<Decimal>) {
+                Some(Ok(q)) if !q.is_zero() => Some(q),
+                Some(_) => {
+                    errs.push(format!(
+                        "quantity = '{}': expected a non-zero signed number of shares as a string, e.g. \"-5\"",
+                        f.quantity.as_deref().unwrap_or("")
+                    ));
+                    None
+                }
+                None => {
+                    errs.push("missing quantity, e.g. quantity = \"5\"".to_string());
+                    None
+                }
+            };
+            symbol
+                .zip(quantity)
+                .map(|(symbol, quantity)| FaultAction::ShiftPosition {
+                    account: f.account.clone(),
+                    symbol,
+                    quantity,
+                })
+        }
         other => {
             errs.push(format!(
                 "unknown action '{other}'; expected one of: {}",
@@ -388,6 +425,11 @@ mod tests {
             [[fault]]
             at_secs = 8
             action = "fill_working_orders"
+            [[fault]]
+            at_secs = 9
+            action = "shift_position"
+            symbol = "AAPL"
+            quantity = "-5"
         "#;
         let s = Scenario::parse(text, "t").expect("valid");
         assert_eq!(s.faults.len(), ACTIONS.len());
@@ -397,6 +439,14 @@ mod tests {
             s.faults[5].action,
             FaultAction::FreezeQuotes {
                 symbol: "AAPL".into()
+            }
+        );
+        assert_eq!(
+            s.faults[11].action,
+            FaultAction::ShiftPosition {
+                account: None,
+                symbol: "AAPL".into(),
+                quantity: Decimal::from(-5),
             }
         );
         assert_eq!(

@@ -314,12 +314,15 @@ pub fn positions(frame: &mut Frame, area: Rect, view: &View) {
     let (s, t) = (view.state, view.theme);
     let net_liq = s.accounts.values().find_map(|a| a.net_liquidation);
     let stale = chrono::Duration::seconds(i64::from(s.profile.policy.quote_max_age_secs));
-    // The trend needs room: it gives way below 60 columns.
-    let wide = area.width >= 60;
+    // Average cost and unrealized P&L need room, the trend more: they give way in narrow panes.
+    let costs = area.width >= 66;
+    let wide = area.width >= 76;
     let rows: Vec<Row> = s
         .positions
         .iter()
-        .map(|((_, instrument), qty)| {
+        .map(|(key, qty)| {
+            let instrument = &key.1;
+            let cost = s.position_costs.get(key).copied();
             let quote = s.quotes.get(instrument);
             let last = quote.and_then(|q| q.mid().or(q.last.map(crate::domain::Price::get)));
             let value = last.map(|l| l * qty);
@@ -331,14 +334,23 @@ pub fn positions(frame: &mut Frame, area: Rect, view: &View) {
             };
             let bucket = quote.map_or(AgeBucket::Stale, |q| q.bucket(view.now, stale));
             let age_style = if bucket == AgeBucket::Stale { t.warn } else { t.dim };
-            let spark: String = sparkline_text(&view.history.mids(instrument), 10);
+            let spark: String = sparkline_text(&view.history.mids(instrument), 8);
             let mut cells = vec![
                 Cell::from(instrument.symbol.to_string()),
                 Cell::from(qty.normalize().to_string()),
-                Cell::from(money(last)),
-                Cell::from(money(value)),
-                Cell::from(pct),
             ];
+            if costs {
+                cells.push(Cell::from(money(cost)));
+            }
+            cells.extend([Cell::from(money(last)), Cell::from(money(value))]);
+            if costs {
+                let unrealized = match (last, cost) {
+                    (Some(l), Some(c)) => Some((l - c) * qty),
+                    _ => None,
+                };
+                cells.push(Cell::from(signed(unrealized, view)));
+            }
+            cells.push(Cell::from(pct));
             if wide {
                 cells.push(Cell::from(spark));
             }
@@ -346,17 +358,23 @@ pub fn positions(frame: &mut Frame, area: Rect, view: &View) {
             Row::new(cells)
         })
         .collect();
-    let mut names = vec!["sym", "qty", "last", "value", "%NLV"];
-    let mut widths = vec![
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(6),
-    ];
+    let mut names = vec!["sym", "qty"];
+    let mut widths = vec![Constraint::Length(5), Constraint::Length(6)];
+    if costs {
+        names.push("avg");
+        widths.push(Constraint::Length(8));
+    }
+    names.extend(["last", "value"]);
+    widths.extend([Constraint::Length(8), Constraint::Length(10)]);
+    if costs {
+        names.push("unr P&L");
+        widths.push(Constraint::Length(9));
+    }
+    names.push("%NLV");
+    widths.push(Constraint::Length(6));
     if wide {
         names.push("trend");
-        widths.push(Constraint::Length(10));
+        widths.push(Constraint::Length(8));
     }
     names.push("age");
     widths.push(Constraint::Length(5));

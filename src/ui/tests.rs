@@ -42,6 +42,7 @@ fn state(profile: &str) -> State {
     let mut s = State::new(p, config.agents.clone());
     s.update(Msg::Broker(BrokerEvent::Connected { next_valid_id: 1000 }), t0());
     s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    let mut snapshot = std::collections::BTreeMap::new();
     for (symbol, exchange, bid, qty) in [
         ("AAPL", "NASDAQ", "232.40", "200"),
         ("SPY", "ARCA", "598.70", "-40"),
@@ -65,15 +66,15 @@ fn state(profile: &str) -> State {
             }),
             t0(),
         );
-        s.update(
-            Msg::Broker(BrokerEvent::Position {
-                account: account.clone(),
-                instrument,
-                quantity: qty.parse().unwrap(),
-            }),
-            t0(),
+        snapshot.insert(
+            (account.clone(), instrument),
+            cockpit_position(qty.parse().unwrap()),
         );
     }
+    s.update(
+        Msg::Broker(BrokerEvent::PositionCheck { positions: snapshot }),
+        t0(),
+    );
     for (tag, value) in [
         ("NetLiquidation", "1004911.40"),
         ("TotalCashValue", "884458.50"),
@@ -112,6 +113,13 @@ fn state(profile: &str) -> State {
         t0(),
     );
     s
+}
+
+fn cockpit_position(quantity: Decimal) -> crate::app::BrokerPosition {
+    crate::app::BrokerPosition {
+        quantity,
+        average_cost: Some(Decimal::new(21_840, 2)),
+    }
 }
 
 fn screen(s: &State) -> Screen {

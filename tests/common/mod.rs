@@ -25,6 +25,8 @@ pub struct Recorder {
     pub cancelled: Vec<i32>,
     /// How many global cancels were asked for.
     pub global_cancels: u32,
+    /// How many position re-checks were asked for.
+    pub position_checks: u32,
 }
 
 impl BrokerPort for Recorder {
@@ -42,6 +44,9 @@ impl BrokerPort for Recorder {
     }
     fn global_cancel(&mut self) {
         self.global_cancels += 1;
+    }
+    fn check_positions(&mut self) {
+        self.position_checks += 1;
     }
 }
 
