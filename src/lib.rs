@@ -9,6 +9,7 @@
 //! - [`report`]: `cockpit report`, the daily activity report read from the journal.
 //! - [`terminal`]: the panic hook that restores the terminal, then aborts.
 
+pub mod agent;
 pub mod app;
 pub mod broker;
 pub mod cli;

@@ -76,6 +76,11 @@ pub enum AgentMsg {
         /// The text.
         text: String,
     },
+    /// The agent gateway could not start (the socket's directory is unsafe, another process answers).
+    GatewayDown {
+        /// Why.
+        why: String,
+    },
     /// The record of one tool call and its answer (every call, refused and malformed ones included).
     Call {
         /// Who.
@@ -140,6 +145,7 @@ impl State {
         )
     }
 
+    #[expect(clippy::too_many_lines, reason = "one arm per agent message")]
     pub(super) fn agent(&mut self, msg: AgentMsg, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         match msg {
             AgentMsg::Session { uid, label, open } => {
@@ -224,6 +230,9 @@ impl State {
                     severity
                 };
                 self.alert(severity, now, text, AlertSource::Agent(agent));
+            }
+            AgentMsg::GatewayDown { why } => {
+                self.alert(Severity::Warning, now, why, AlertSource::System);
             }
             AgentMsg::Call {
                 uid,

@@ -400,6 +400,8 @@ fn restore(state: &mut State, id: ProposalId, p: Replayed) {
             filled: p.filled,
             cancel_requested: false,
             staged_mid: None,
+            previous: None,
+            end_reason: None,
         },
     );
 }

@@ -14,15 +14,17 @@ use crossterm::event::{Event, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use super::agents::AgentMsg;
 use super::engine::{Engine, EngineError};
 use super::msg::Msg;
 use super::screen::{Command, Dialog, Keymap, ProfileChoice, Screen};
+use crate::agent::{self, AgentEvent};
 use crate::broker::{self, BrokerHandle, InDoubt, Settings};
 use crate::config::Config;
 use crate::ui::{self, History, Theme, View};
@@ -63,7 +65,7 @@ pub enum ShellError {
     Terminal(String),
 }
 
-/// One profile's engine and broker adapter.
+/// One profile's engine, broker adapter and agent gateway (a profile switch ends every agent session).
 #[derive(Debug)]
 struct Session {
     engine: Engine<BrokerHandle>,
@@ -71,6 +73,8 @@ struct Session {
     events: mpsc::Receiver<Msg>,
     cancel: CancellationToken,
     adapter: JoinHandle<()>,
+    agents: mpsc::Receiver<AgentEvent>,
+    gateway: Option<JoinHandle<()>>,
 }
 
 impl Session {
@@ -103,18 +107,36 @@ impl Session {
         };
         engine.configure_alerts(&setup.config.alerts);
         broker.resolve(InDoubt::all(engine.state()));
+        let (agent_tx, agents) = mpsc::channel(256);
+        let (_levels_tx, levels) = watch::channel(agent::Levels::of(engine.state()));
+        let gateway = match agent::start(&setup.state_dir, levels, agent_tx, cancel.clone()).await {
+            Ok(task) => Some(task),
+            Err(e) => {
+                tracing::error!(error = %e, "agent gateway");
+                let why = e.to_string();
+                engine
+                    .handle(Msg::Agent(AgentMsg::GatewayDown { why }), Utc::now())
+                    .await;
+                None
+            }
+        };
         Ok(Self {
             engine,
             broker,
             events,
             cancel,
             adapter,
+            agents,
+            gateway,
         })
     }
 
     async fn stop(self) {
         self.cancel.cancel();
         let _ = self.adapter.await;
+        if let Some(gateway) = self.gateway {
+            let _ = gateway.await;
+        }
         if let Err(e) = self.engine.stop().await {
             tracing::error!(error = %e, "the journal did not stop cleanly");
         }
@@ -230,6 +252,19 @@ pub async fn run<B: Backend>(
                     Event::Resize(..) => dirty = true,
                     _ => {}
                 }
+            }
+            Some(event) = session.agents.recv() => {
+                let now = Utc::now();
+                match event {
+                    AgentEvent::Call(call) => {
+                        agent::serve(call, &mut session.engine, setup.config.allow_same_uid_agents, now).await;
+                    }
+                    AgentEvent::Session { uid, label, open } => {
+                        let msg = Msg::Agent(AgentMsg::Session { uid, label, open });
+                        session.engine.handle(msg, now).await;
+                    }
+                }
+                dirty = true;
             }
             msg = session.events.recv() => {
                 if let Some(msg) = msg {

@@ -74,6 +74,10 @@ pub struct Proposal {
     /// The instrument's mid (or last) when it was staged, for the card: the quote at staging beside the
     /// quote now. `None` after a restart or without a quote.
     pub staged_mid: Option<Decimal>,
+    /// The order before the trader's latest edit (what the agent proposed), for `get_orders`.
+    pub previous: Option<OrderTicket>,
+    /// Why it ended, when a person or the clock ended it (the trader's reject reason).
+    pub end_reason: Option<String>,
 }
 
 impl Proposal {

@@ -207,6 +207,8 @@ impl State {
                 filled: Decimal::ZERO,
                 cancel_requested: false,
                 staged_mid,
+                previous: None,
+                end_reason: None,
             },
         );
         // Even an order the policy clears without a human waits here: an execute-level agent sends it with
@@ -455,6 +457,7 @@ impl State {
         match next(p.stage, step) {
             Ok(stage) => {
                 p.stage = stage;
+                p.end_reason = Some(reason.to_owned());
                 fx.push(record(
                     kinds::HUMAN_ACTION,
                     json!({"action": action(step), "proposal": id.0, "reason": reason}),
@@ -488,7 +491,7 @@ impl State {
             true,
         ));
         p.version += 1;
-        p.ticket = ticket;
+        p.previous = Some(std::mem::replace(&mut p.ticket, ticket));
         p.staged_at = now;
         self.recheck(id, now, fx);
     }

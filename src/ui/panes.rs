@@ -513,30 +513,84 @@ pub fn alerts(frame: &mut Frame, area: Rect, view: &View) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// Agents: name, permission, and (once the agent gateway reports them) strategy state and heartbeat.
+/// Agents: each agent's name, level, sessions, strategy state and heartbeat age, then the latest
+/// recommendations. Everything an agent wrote is drawn inert.
 pub fn agents(frame: &mut Frame, area: Rect, view: &View) {
     let (s, t) = (view.state, view.theme);
-    let mut lines: Vec<Line> = s
-        .agents
-        .iter()
-        .map(|a| {
-            let level = a.permission.min(s.profile.agent_permission);
-            Line::from(vec![
-                Span::styled(format!("{:<12}", one_line(&a.name)), t.text),
-                Span::styled(format!(" {level:?}"), t.info),
-                Span::styled(" · no session", t.dim),
-            ])
-        })
-        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut shown = std::collections::BTreeSet::new();
+    for (uid, a) in &s.agent_views {
+        shown.insert(a.name.clone());
+        let heartbeat = a
+            .heartbeat_at
+            .map_or_else(|| "—".to_owned(), |at| age(at, view.now));
+        let late = a
+            .heartbeat_at
+            .is_some_and(|at| (view.now - at).num_seconds() > i64::from(s.heartbeat_secs));
+        let (session, style) = if a.sessions > 0 {
+            ("on", t.ok)
+        } else {
+            ("off", t.dim)
+        };
+        let mut spans = vec![
+            Span::styled(format!("{:<11}", one_line(&a.name)), t.text),
+            Span::styled(format!(" {:<7}", a.level.as_str()), t.info),
+            Span::styled(format!(" {session}"), style),
+            Span::styled(format!(" ♥{heartbeat}"), if late { t.warn } else { t.dim }),
+        ];
+        if let Some((strategy, state, message)) = &a.status {
+            spans.push(Span::styled(
+                format!(
+                    " {}: {} {}",
+                    one_line(strategy),
+                    one_line(state),
+                    one_line(message)
+                ),
+                t.text,
+            ));
+        }
+        if !a.label.is_empty() && a.label != a.name {
+            spans.push(Span::styled(
+                format!(" ({} uid {uid})", one_line(&a.label)),
+                t.dim,
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    for a in s.agents.iter().filter(|a| !shown.contains(&a.name)) {
+        let level = s.profile.effective_permission(a);
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<11}", one_line(&a.name)), t.text),
+            Span::styled(format!(" {:<7}", level.as_str()), t.info),
+            Span::styled(" no session", t.dim),
+        ]));
+    }
     if lines.is_empty() {
         lines.push(Line::styled("No agents configured.", t.dim));
     }
-    let stepped = !s.external_alerts.is_empty();
-    if stepped {
+    if !s.external_alerts.is_empty() {
         lines.push(Line::styled(
             "agents limited to prepare: external orders unacknowledged",
             t.warn,
         ));
+    }
+    let tz = s.profile.policy.session.timezone;
+    for r in s.recommendations.iter().rev() {
+        lines.push(Line::from(vec![
+            Span::styled(r.at.with_timezone(&tz).format("%H:%M ").to_string(), t.dim),
+            Span::styled(format!("{}: ", one_line(&r.agent)), t.info),
+            Span::styled(
+                format!(
+                    "{}{}",
+                    r.symbol
+                        .as_deref()
+                        .map(|s| format!("[{}] ", one_line(s)))
+                        .unwrap_or_default(),
+                    one_line(&r.text)
+                ),
+                t.text,
+            ),
+        ]));
     }
     frame.render_widget(
         Paragraph::new(lines).block(pane_block(Pane::Agents, view, "")),

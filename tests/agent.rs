@@ -1,0 +1,361 @@
+//! The agent gateway with a real MCP client (`rmcp`) over the Unix socket, answered by the real engine and
+//! journal: tools listed by level, staging through the policy, bad input answered with a named tool error
+//! while the connection stays up, rate limits, the execute level's `submit_order`, agent alerts that never
+//! move the trading state, and a `tool_call` record for every call before its answer.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use cockpit::agent::{self, AgentEvent, Levels};
+use cockpit::app::{AgentMsg, Engine, Msg, Stage};
+use cockpit::config::Config;
+use cockpit::journal::{Reader, kinds};
+use cockpit::policy::Level;
+use common::{Recorder, quote_at, t0};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::{RoleClient, RunningService};
+use serde_json::{Value, json};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+/// The engine answering the gateway, on `profile`, with the configured agent `agent` running under this
+/// process's uid (so the socket's peer is that agent).
+struct Rig {
+    dir: std::path::PathBuf,
+    cancel: CancellationToken,
+    engine: tokio::task::JoinHandle<Engine<Recorder>>,
+}
+
+async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32)) -> Rig {
+    let dir = common::dir(&format!("agent-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let uid = std::fs::metadata(&dir).unwrap().uid();
+    let mut config = common::config();
+    edit(&mut config, uid);
+    let mut engine = Engine::start(
+        &dir,
+        config.profiles[profile].clone(),
+        config.agents.clone(),
+        &config.hash,
+        Recorder::default(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    engine.broker().status = Some(engine.journal().status());
+    common::ready(&mut engine, t0()).await;
+    engine.handle(quote_at(t0()), t0()).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let (_levels_tx, levels) = watch::channel(Levels::of(engine.state()));
+    let cancel = CancellationToken::new();
+    agent::start(&dir, levels, tx, cancel.clone()).await.unwrap();
+    let allow_same_uid = config.allow_same_uid_agents;
+    let stop = cancel.clone();
+    let engine = tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                () = stop.cancelled() => break,
+                e = rx.recv() => e,
+            };
+            match event {
+                Some(AgentEvent::Call(call)) => agent::serve(call, &mut engine, allow_same_uid, t0()).await,
+                Some(AgentEvent::Session { uid, label, open }) => {
+                    engine
+                        .handle(Msg::Agent(AgentMsg::Session { uid, label, open }), t0())
+                        .await;
+                }
+                None => break,
+            }
+        }
+        engine
+    });
+    Rig { dir, cancel, engine }
+}
+
+impl Rig {
+    async fn client(&self) -> Client {
+        let stream = UnixStream::connect(agent::socket_path(&self.dir)).await.unwrap();
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("test-agent", "1"),
+        )
+        .serve(stream)
+        .await
+        .unwrap()
+    }
+
+    async fn stop(self) -> (Engine<Recorder>, std::path::PathBuf) {
+        self.cancel.cancel();
+        (self.engine.await.unwrap(), self.dir)
+    }
+}
+
+async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(tool.to_owned());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client.call_tool(params).await.unwrap()
+}
+
+fn body(result: &CallToolResult) -> Value {
+    let text = result.content[0].as_text().unwrap().text.clone();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn is_error(result: &CallToolResult) -> bool {
+    result.is_error == Some(true)
+}
+
+fn tool_calls(dir: &Path) -> Vec<Value> {
+    Reader::open(dir)
+        .unwrap()
+        .records(1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == kinds::TOOL_CALL)
+        .map(|r| r.data)
+        .collect()
+}
+
+fn stage(symbol: &str, qty: &str) -> Value {
+    json!({"symbol": symbol, "side": "BUY", "quantity": qty, "order_type": "LMT", "limit_price": "100.01",
+           "rationale": "mean reversion after the open"})
+}
+
+/// The rebalancer (execute in the config) is this process.
+fn as_rebalancer(config: &mut Config, uid: u32) {
+    config
+        .agents
+        .iter_mut()
+        .find(|a| a.name == "rebalancer")
+        .unwrap()
+        .uid = uid;
+}
+
+#[tokio::test]
+async fn a_prepare_agent_sees_its_tools_and_stages_through_the_policy() {
+    let rig = rig("stage", "paper", as_rebalancer).await;
+    let client = rig.client().await;
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"stage_order".to_owned()));
+    assert!(
+        !tools.contains(&"submit_order".to_owned()),
+        "execute narrowed to prepare on paper: {tools:?}"
+    );
+
+    let staged = call(&client, "stage_order", stage("aapl", "10")).await;
+    assert!(!is_error(&staged), "{staged:?}");
+    let answer = body(&staged);
+    assert_eq!(answer["fate"], "staged for the trader's approval");
+    let refused = body(&call(&client, "stage_order", stage("TSLA", "10")).await);
+    assert_eq!(refused["fate"], "refused by the policy");
+    assert!(
+        refused["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "SYMBOL")
+    );
+    let orders = body(&call(&client, "get_orders", json!({})).await);
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 2);
+    let submit = call(
+        &client,
+        "submit_order",
+        json!({"proposal_id": answer["proposal_id"]}),
+    )
+    .await;
+    assert!(is_error(&submit), "a prepare agent cannot submit");
+    assert!(
+        body(&submit)["error"]
+            .as_str()
+            .unwrap()
+            .contains("needs the execute level")
+    );
+    client.cancel().await.unwrap();
+    let (mut engine, dir) = rig.stop().await;
+    assert!(engine.broker().placed.is_empty());
+    let p = engine.state().proposals.values().next().unwrap();
+    assert_eq!(p.note, "mean reversion after the open");
+    let calls = tool_calls(&dir);
+    assert_eq!(calls.len(), 4, "every call journaled");
+    assert_eq!(calls[0]["agent"], "rebalancer");
+    assert_eq!(calls[0]["label"], "test-agent");
+    assert_eq!(calls[3]["error"], true);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_named_tool_error_and_the_connection_stays_up() {
+    let rig = rig("bad", "paper", as_rebalancer).await;
+    let client = rig.client().await;
+    let mut unknown = stage("AAPL", "10");
+    unknown["colour"] = json!("red");
+    let huge = json!({"text": "x".repeat(10_000)});
+    for (tool, args, says) in [
+        ("stage_order", unknown, "unknown field(s) colour"),
+        (
+            "stage_order",
+            stage("AAPL", "NaN"),
+            "quantity: NaN is not a finite number",
+        ),
+        ("stage_order", stage("AAPL", "1e3"), "exponent"),
+        (
+            "stage_order",
+            stage("AAPL", "12345678901234567890123456789"),
+            "significant digits",
+        ),
+        (
+            "stage_order",
+            json!({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT",
+                               "limit_price": 1, "rationale": "buy \u{202e}now"}),
+            "U+202E",
+        ),
+        (
+            "stage_order",
+            json!({"symbol": "ＡＡＰＬ", "side": "BUY", "quantity": 1, "order_type": "MKT",
+                               "rationale": "lookalike"}),
+            "symbol",
+        ),
+        ("recommend", huge, "the limit is 8192 bytes"),
+        (
+            "raise_alert",
+            json!({"severity": "critical", "text": "panic"}),
+            "agents raise info or warning",
+        ),
+        ("no_such_tool", json!({}), "unknown tool 'no_such_tool'"),
+    ] {
+        let result = call(&client, tool, args).await;
+        assert!(is_error(&result), "{tool}: {result:?}");
+        let error = body(&result)["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(says), "{tool}: {error}");
+    }
+    // Still connected, and a good call works.
+    assert!(!is_error(&call(&client, "get_account", json!({})).await));
+    client.cancel().await.unwrap();
+    let (engine, dir) = rig.stop().await;
+    assert!(
+        engine.state().proposals.is_empty(),
+        "nothing malformed was staged"
+    );
+    assert_eq!(tool_calls(&dir).len(), 10, "malformed calls are journaled too");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_over_its_rate_is_answered_with_an_error_not_a_disconnect() {
+    let rig = rig("rate", "paper", |c, uid| {
+        as_rebalancer(c, uid);
+        c.agents
+            .iter_mut()
+            .find(|a| a.name == "rebalancer")
+            .unwrap()
+            .max_calls_per_minute = 3;
+    })
+    .await;
+    let client = rig.client().await;
+    let results: Vec<bool> = {
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            out.push(is_error(&call(&client, "get_policy", json!({})).await));
+        }
+        out
+    };
+    assert_eq!(results, [false, false, false, true, true]);
+    client.cancel().await.unwrap();
+    let (_, dir) = rig.stop().await;
+    let calls = tool_calls(&dir);
+    assert_eq!(calls.len(), 5);
+    assert!(
+        calls[4]["answer"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_execute_agent_submits_below_the_threshold_and_is_told_when_a_human_is_needed() {
+    // The dry-run profile grants execute; its broker port records instead of sending.
+    let rig = rig("submit", "dry-run", as_rebalancer).await;
+    let client = rig.client().await;
+    let small = body(&call(&client, "stage_order", stage("AAPL", "10")).await);
+    assert_eq!(small["fate"], "cleared for submit_order", "{small}");
+    let sent = call(
+        &client,
+        "submit_order",
+        json!({"proposal_id": small["proposal_id"]}),
+    )
+    .await;
+    assert!(!is_error(&sent), "{sent:?}");
+    let big = body(&call(&client, "stage_order", stage("AAPL", "100")).await);
+    assert_eq!(big["fate"], "staged for the trader's approval", "{big}");
+    let refused = call(
+        &client,
+        "submit_order",
+        json!({"proposal_id": big["proposal_id"]}),
+    )
+    .await;
+    assert!(is_error(&refused));
+    assert!(
+        body(&refused)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("needs human approval")
+    );
+    let alert = call(
+        &client,
+        "raise_alert",
+        json!({"severity": "warning", "text": "spread widening"}),
+    )
+    .await;
+    assert!(!is_error(&alert));
+    client.cancel().await.unwrap();
+    let (mut engine, dir) = rig.stop().await;
+    assert_eq!(
+        engine.broker().placed.len(),
+        1,
+        "only the cleared one went to the broker port"
+    );
+    let big_id = cockpit::domain::ProposalId(big["proposal_id"].as_u64().unwrap());
+    assert_eq!(engine.state().proposals[&big_id].stage, Stage::AwaitingApproval);
+    assert_eq!(
+        engine.state().trading.level(),
+        Level::Active,
+        "an agent alert moves nothing"
+    );
+    assert!(engine.state().alerts.iter().any(|a| a.text == "spread widening"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn on_a_live_profile_an_agent_under_the_cockpits_own_uid_is_refused() {
+    let rig = rig("live-same-uid", "live", as_rebalancer).await;
+    let client = rig.client().await;
+    let result = call(&client, "get_account", json!({})).await;
+    assert!(is_error(&result));
+    assert!(
+        body(&result)["error"]
+            .as_str()
+            .unwrap()
+            .contains("allow_same_uid_agents")
+    );
+    client.cancel().await.unwrap();
+    let (_, dir) = rig.stop().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
