@@ -1,8 +1,9 @@
 //! The broker adapter against the simulator on 127.0.0.1 port 0, with the real `ibapi` client and the real
 //! engine and journal: an approved order reaches the gateway with its `orderRef` and its fill comes back,
 //! the kill switch cancels at the gateway, intents in doubt after a restart are resolved at the gateway
-//! by `orderRef` (adopted when there, not sent when absent — never resent), and a dropped socket shuts the
-//! gate until the connection is back and reconciled.
+//! by `orderRef` (adopted when there, not sent when absent — never resent), a dropped socket shuts the
+//! gate until the connection is back and reconciled, and an instrument held outside the allowlist is
+//! quoted (so the gross-exposure rule can price it) but never routed.
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
@@ -120,12 +121,18 @@ impl Rig {
     /// ready at once (up to [`BATCH`] messages) is handled as one batch, its records committed together,
     /// so `done` is looked at between batches.
     async fn until(&mut self, what: &str, done: impl Fn(&State) -> bool) {
+        assert!(self.try_until(done).await, "timed out waiting for {what}");
+    }
+
+    /// [`Rig::until`], saying whether `done` came to hold within [`WITHIN`] instead of panicking, for a
+    /// test that would rather show what its next step says about the wait that failed.
+    async fn try_until(&mut self, done: impl Fn(&State) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + WITHIN;
         while !done(self.engine.state()) {
-            let msg = tokio::time::timeout_at(deadline, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-                .expect("the adapter runs");
+            let Ok(msg) = tokio::time::timeout_at(deadline, self.events.recv()).await else {
+                return false;
+            };
+            let msg = msg.expect("the adapter runs");
             let mut batch = vec![msg];
             while batch.len() < BATCH
                 && let Ok(msg) = self.events.try_recv()
@@ -134,6 +141,7 @@ impl Rig {
             }
             self.engine.handle_all(batch, Utc::now()).await;
         }
+        true
     }
 
     /// Waits until connected, reconciled and with an AAPL quote; then the trader resumes.
@@ -843,4 +851,262 @@ async fn a_position_shifted_during_an_outage_is_alarmed_after_the_reconnect() {
     sim.shutdown().await;
     assert_eq!(mismatch_records(&d).len(), 1);
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+fn tsla() -> Instrument {
+    Instrument::stock(Symbol::parse("TSLA").unwrap(), Currency::USD, "NASDAQ")
+}
+
+/// The instrument the cockpit keys the paper account's holding of `symbol` by (as the broker's position
+/// rows name it, which need not carry the primary exchange).
+fn holding(s: &State, symbol: &str) -> Option<Instrument> {
+    s.positions
+        .keys()
+        .find(|(account, i)| account.as_str() == "DU1234567" && i.symbol.as_str() == symbol)
+        .map(|(_, i)| i.clone())
+}
+
+/// Every non-zero holding of the paper account has a two-sided quote received in the last two seconds
+/// (the policy counts a quote for 5 s).
+fn every_holding_freshly_quoted(s: &State) -> bool {
+    let recent = Utc::now() - chrono::Duration::seconds(2);
+    s.positions
+        .iter()
+        .filter(|((account, _), qty)| account.as_str() == "DU1234567" && !qty.is_zero())
+        .all(|((_, i), _)| {
+            s.quotes
+                .get(i)
+                .is_some_and(|q| q.bid.is_some() && q.ask.is_some() && q.received_at >= recent)
+        })
+}
+
+/// Issue #5: the account holds TSLA, which the example's allowlist does not name. The gross-exposure rule
+/// prices every holding, so without a TSLA quote every order was refused `NO_QUOTE` (naming AAPL). The
+/// adapter now quotes the holding: an AAPL order within every limit is approved and reaches the gateway,
+/// and a TSLA order is still refused by the allowlist and never reaches it.
+#[tokio::test]
+async fn a_holding_outside_the_allowlist_is_quoted_so_an_allowlisted_order_is_approved_and_sent() {
+    let d = dir("held-quote");
+    let sim = sim::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimConfig::default().with_sample_positions(),
+    )
+    .await
+    .unwrap();
+    let (profile, _) = profile(&sim);
+    assert!(
+        !profile.policy.symbols.iter().any(|i| i.symbol.as_str() == "TSLA"),
+        "the example's allowlist does not name TSLA"
+    );
+    let mut rig = Rig::start(sim, &d).await;
+    rig.ready().await;
+    let held = holding(rig.engine.state(), "TSLA").expect("the baseline holds the sample TSLA position");
+    // Bounded; on a timeout the proposal below says why (before the fix: NO_QUOTE for the TSLA holding).
+    let quoted = rig.try_until(every_holding_freshly_quoted).await;
+    let s = rig.engine.state();
+    let ask = s.quotes[&aapl()].ask.unwrap().to_string();
+    rig.engine
+        .handle(
+            Msg::Propose {
+                source: Source::Trader,
+                ticket: ticket(Side::Buy, "10", &ask),
+                note: String::new(),
+            },
+            Utc::now(),
+        )
+        .await;
+    let (&id, p) = rig.engine.state().proposals.last_key_value().unwrap();
+    let violations: Vec<String> = p
+        .violations
+        .iter()
+        .map(|v| format!("{}: {}", v.rule.code(), v.message))
+        .collect();
+    let fingerprint = p
+        .fingerprint
+        .unwrap_or_else(|| panic!("the AAPL order was refused: {violations:?}"));
+    assert!(quoted, "every holding quoted, TSLA included");
+    let s = rig.engine.state();
+    assert_eq!(
+        s.market_data.get(&held),
+        Some(&cockpit::domain::DataStatus::Live),
+        "the holding's market data status is reported"
+    );
+    rig.engine
+        .handle(
+            Msg::Approve {
+                id,
+                evidence: Evidence::Confirm(fingerprint),
+            },
+            Utc::now(),
+        )
+        .await;
+    // Acknowledged by the gateway (the engine marks it pending submit when it hands it over).
+    rig.until("the AAPL order acknowledged by the gateway", |s| {
+        s.proposals[&id]
+            .broker_status
+            .is_some_and(|status| status != cockpit::domain::OrderStatus::PendingSubmit)
+    })
+    .await;
+    let order_ref = rig.engine.state().proposals[&id].order_ref.clone().unwrap();
+
+    // TSLA is quoted, not allowlisted: an order for it is refused and never sent.
+    let tsla_ask = rig.engine.state().quotes[&held].ask.unwrap().to_string();
+    for instrument in [tsla(), held.clone()] {
+        let t = OrderTicket {
+            instrument,
+            ..ticket(Side::Buy, "5", &tsla_ask)
+        };
+        rig.engine
+            .handle(
+                Msg::Propose {
+                    source: Source::Trader,
+                    ticket: t,
+                    note: String::new(),
+                },
+                Utc::now(),
+            )
+            .await;
+        let (_, p) = rig.engine.state().proposals.last_key_value().unwrap();
+        assert_eq!(p.stage, Stage::Refused);
+        assert!(p.fingerprint.is_none());
+        assert!(
+            p.violations.iter().any(|v| v.rule.code() == "SYMBOL"),
+            "{:?}",
+            p.violations
+        );
+    }
+    let ledger = rig.sim.ledger().await.unwrap();
+    assert_eq!(
+        ledger.len(),
+        1,
+        "only the AAPL order reached the gateway: {ledger:?}"
+    );
+    assert_eq!(ledger[0].symbol.as_deref(), Some("AAPL"));
+    assert_eq!(ledger[0].order_ref.as_deref(), Some(order_ref.as_str()));
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A holding that appears mid-session — a fill of an order typed into TWS — is quoted at once, from the
+/// position stream, with no reconnect and no wait for the minute's reconciliation.
+#[tokio::test]
+async fn a_holding_that_appears_mid_session_is_quoted_without_a_reconnect() {
+    let d = dir("held-mid-session");
+    let mut rig = Rig::start(sim_with_aapl().await, &d).await;
+    rig.ready().await;
+    let nvda = |s: &State| s.quotes.keys().any(|i| i.symbol.as_str() == "NVDA");
+    assert!(
+        !nvda(rig.engine.state()),
+        "NVDA is neither allowlisted nor held yet"
+    );
+    // A marketable buy of NVDA typed into TWS: it fills, and the account holds NVDA.
+    let mut manual = tws_order("BUY", "5", 10_000.0);
+    manual.contract.as_mut().unwrap().symbol = Some("NVDA".into());
+    manual.order.as_mut().unwrap().tif = Some("DAY".into());
+    rig.sim.place_manual_order(manual).await.unwrap().unwrap();
+    rig.until("a quote for the new NVDA holding", nvda).await;
+    let stats = rig.sim.stats().await.unwrap();
+    assert_eq!(stats.connections, 1, "no reconnect: {stats:?}");
+    assert!(
+        rig.sim.ledger().await.unwrap().iter().all(|e| e.client_id == 0),
+        "nothing was sent by the cockpit"
+    );
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The adapter quotes a holding outside the allowlist but gains no contract to route it with: even an
+/// order the policy had approved (here, under a policy that allowlists TSLA, which the adapter's profile
+/// does not) is dropped by the adapter and never reaches the gateway.
+#[tokio::test]
+async fn the_adapter_quotes_a_holding_outside_the_allowlist_but_never_routes_an_order_for_it() {
+    use cockpit::app::{BrokerEvent, BrokerPort, PlaceOrder};
+    use cockpit::policy::{Context, DailyCounters, TradingState, Verdict};
+
+    let sim = sim::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimConfig::default().with_sample_positions(),
+    )
+    .await
+    .unwrap();
+    let (profile, _) = profile(&sim);
+    let (tx, mut events) = mpsc::channel(4096);
+    let cancel = CancellationToken::new();
+    let (mut handle, adapter) = broker::spawn(Settings::of(&profile), tx, cancel.clone());
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let (held, quote) = loop {
+        let msg = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("a TSLA quote within the bound")
+            .unwrap();
+        if let Msg::Broker(BrokerEvent::Quote { instrument, quote }) = msg
+            && instrument.symbol.as_str() == "TSLA"
+            && quote.bid.is_some()
+            && quote.ask.is_some()
+        {
+            break (instrument, quote);
+        }
+    };
+    // Approved under a policy that allowlists TSLA: the adapter's own allowlist still does not.
+    let mut policy = profile.policy.clone();
+    policy.symbols.push(held.clone());
+    let t = OrderTicket {
+        instrument: held.clone(),
+        ..ticket(Side::Buy, "1", &quote.ask.unwrap().to_string())
+    };
+    let trading = TradingState::active();
+    let ctx = Context {
+        profile: "paper",
+        mode: profile.mode,
+        accounts: &profile.accounts,
+        policy: &policy,
+        requester: cockpit::policy::Requester::Trader,
+        version: 1,
+        positions: &std::collections::BTreeMap::new(),
+        working: &[],
+        recent: &[],
+        unapproved: &[],
+        quotes: &[(held.clone(), quote)].into(),
+        counters: &DailyCounters::default(),
+        trading: &trading,
+        now: Utc::now(),
+    };
+    let Verdict::Clearable(clearable) = cockpit::policy::check(&t, &ctx) else {
+        panic!("the policy that allowlists TSLA clears the ticket")
+    };
+    let fingerprint = clearable.fingerprint;
+    let cleared =
+        cockpit::policy::approve(Verdict::Clearable(clearable), &Evidence::Confirm(fingerprint)).unwrap();
+    handle.trading_epoch(cleared.epoch());
+    handle.place(PlaceOrder {
+        proposal: ProposalId(1),
+        epoch: cleared.epoch(),
+        cleared,
+        order_id: cockpit::domain::OrderId::new(1_000).unwrap(),
+        order_ref: "ck-p1-v1-i1".into(),
+        deadline: Utc::now() + chrono::Duration::seconds(30),
+    });
+    let reason = loop {
+        let msg = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("the adapter's answer within the bound")
+            .unwrap();
+        if let Msg::PlaceDropped { id, reason } = msg {
+            assert_eq!(id, ProposalId(1));
+            break reason;
+        }
+    };
+    assert!(
+        reason.contains("TSLA") && reason.contains("not resolved"),
+        "{reason}"
+    );
+    assert!(
+        sim.ledger().await.unwrap().is_empty(),
+        "nothing reached the gateway"
+    );
+    cancel.cancel();
+    adapter.await.unwrap();
+    sim.shutdown().await;
 }

@@ -6,7 +6,9 @@
 //! snapshot of the positions) — resolving the intents left in doubt by a restart by their `orderRef` — and
 //! only then says `Reconciled`; it reconciles again every minute, and a few seconds after the core asks
 //! (a position differed once). It forwards the order-update stream (statuses, executions, commissions),
-//! the position stream (for the average costs) and quotes as [`Msg`]s for the core, sends the orders the
+//! the position stream (for the average costs) and quotes as [`Msg`]s for the core — quotes of the
+//! allowlisted instruments, and of every instrument an allowlisted account holds outside the allowlist
+//! (the gross-exposure rule prices every holding; those are quoted, never routed) — sends the orders the
 //! core hands it through [`BrokerHandle`] (the engine's [`BrokerPort`]), and watches the connection: a lost
 //! socket or IB's 1100 is a disconnect, `ibapi`'s reconnect (notice −8) or IB's 1101/1102 starts a fresh
 //! reconciliation.
@@ -201,6 +203,8 @@ pub fn spawn(
         commands: rx,
         cancel,
         contracts: BTreeMap::new(),
+        held: BTreeMap::new(),
+        held_unsubscribed: std::collections::BTreeSet::new(),
         in_doubt: Vec::new(),
         queued_cancels: Vec::new(),
         queued_global_cancel: false,
@@ -219,8 +223,19 @@ struct Adapter {
     events: mpsc::Sender<Msg>,
     commands: mpsc::UnboundedReceiver<Command>,
     cancel: CancellationToken,
-    /// Resolved contracts with their pinned ids, by instrument.
+    /// Resolved contracts with their pinned ids, by instrument: the allowlist, the only contracts an order
+    /// can be sent for.
     contracts: BTreeMap<Instrument, Contract>,
+    /// Instruments held in an allowlisted account outside the allowlist, found in the position rows, with
+    /// the contract (the row's contract id) their quotes are asked for. The gross-exposure rule prices
+    /// every holding of the ticket's account and refuses every order while one has no fresh quote, so
+    /// these are quoted like the allowlist; kept apart from `contracts` so that the adapter never gains a
+    /// contract to route an order for one. Kept for the adapter's life (a position closed today may be
+    /// opened again), and subscribed again on every reconnect like the allowlist.
+    held: BTreeMap<Instrument, Contract>,
+    /// Instruments of `held` found since the last subscription, whose quotes are not yet asked for on this
+    /// connection: the session subscribes them as soon as the step that found them is done.
+    held_unsubscribed: std::collections::BTreeSet<Instrument>,
     /// Orders in doubt since the restart, not yet answered for.
     in_doubt: Vec<InDoubt>,
     /// Cancels asked for while disconnected, sent on reconnect.

@@ -236,6 +236,7 @@ impl Adapter {
             match tokio::time::timeout_at(deadline, sub.next()).await {
                 Ok(Some(Ok(SubscriptionItem::Data(PositionUpdate::Position(p))))) => {
                     if let Some((key, held)) = convert::position(&p, &self.contracts) {
+                        self.note_held(&key, held.quantity, p.contract.contract_id);
                         rows.entry(key)
                             .and_modify(|had: &mut BrokerPosition| {
                                 // Two rows for one key (contracts the cockpit does not tell apart): summed,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ibapi::RateLimiter;
 use ibapi::accounts::PositionUpdate;
 use ibapi::prelude::*;
+use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -17,6 +18,7 @@ use super::{
     WATCH_EVERY, convert, streams,
 };
 use crate::app::{BrokerEvent, Connection, Msg};
+use crate::domain::{AccountId, Instrument};
 
 impl Adapter {
     pub(super) async fn run(mut self) {
@@ -122,6 +124,8 @@ impl Adapter {
         let mut order_task = tokio::spawn(streams::forward_orders(updates, feed_tx.clone()));
         let mut data_tasks = self.subscribe(client, &feed_tx);
         self.reconcile(client).await;
+        // The reconciliation's snapshot names what the account holds outside the allowlist.
+        self.subscribe_held(client, &feed_tx, &mut data_tasks);
         self.send_queued_cancels(client).await;
         let mut watch = tokio::time::interval(WATCH_EVERY);
         let every = self.settings.reconcile_every;
@@ -171,6 +175,10 @@ impl Adapter {
                 () = tokio::time::sleep_until(recheck.unwrap_or_else(tokio::time::Instant::now)),
                     if up && recheck.is_some() => self.reconcile(client).await,
             }
+            // A position row (streamed, or in a reconciliation's snapshot) may have named a new holding
+            // outside the allowlist, e.g. after a fill of an order typed into TWS: quote it now, not at
+            // the next reconnect.
+            self.subscribe_held(client, &feed_tx, &mut data_tasks);
         };
         order_task.abort();
         for task in data_tasks {
@@ -208,7 +216,9 @@ impl Adapter {
     ) {
         match item {
             Some(Ok(SubscriptionItem::Data(PositionUpdate::Position(p)))) => {
-                if let Some(((account, instrument), held)) = convert::position(&p, &self.contracts) {
+                if let Some((key, held)) = convert::position(&p, &self.contracts) {
+                    self.note_held(&key, held.quantity, p.contract.contract_id);
+                    let (account, instrument) = key;
                     self.send(Msg::Broker(BrokerEvent::Position {
                         account,
                         instrument,
@@ -297,13 +307,20 @@ impl Adapter {
         }
     }
 
-    /// Subscribes account values and quotes; returns the forwarding tasks.
-    fn subscribe(&self, client: &Arc<Client>, feed: &mpsc::Sender<Msg>) -> Vec<JoinHandle<()>> {
+    /// Subscribes account values and quotes (the allowlist's and the holdings' outside it); returns the
+    /// forwarding tasks.
+    fn subscribe(&mut self, client: &Arc<Client>, feed: &mpsc::Sender<Msg>) -> Vec<JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(streams::forward_account(
             Arc::clone(client),
             feed.clone(),
         ))];
-        for (instrument, contract) in &self.contracts {
+        // Every holding known so far is subscribed here: none is left waiting.
+        self.held_unsubscribed.clear();
+        let held = self
+            .held
+            .iter()
+            .filter(|(instrument, _)| !self.contracts.contains_key(*instrument));
+        for (instrument, contract) in self.contracts.iter().chain(held) {
             tasks.push(tokio::spawn(streams::forward_quotes(
                 Arc::clone(client),
                 instrument.clone(),
@@ -312,5 +329,55 @@ impl Adapter {
             )));
         }
         tasks
+    }
+
+    /// A position row's instrument, if it is held (a non-zero position) in an allowlisted account and the
+    /// adapter does not quote it yet, is noted for a quote-only subscription: the gross-exposure rule needs
+    /// a fresh quote for every holding of the account, and would refuse every order (`NO_QUOTE`) for as long
+    /// as one has none. Its contract is the row's contract id (IB's position rows carry it; without one,
+    /// IB resolves the contract by its symbol, type, currency and exchange). It goes into `held`, never
+    /// into `contracts`: an order for it stays refused by the policy's SYMBOL rule and unroutable here.
+    pub(super) fn note_held(
+        &mut self,
+        (account, instrument): &(AccountId, Instrument),
+        quantity: Decimal,
+        contract_id: i32,
+    ) {
+        if quantity.is_zero()
+            || !self.settings.accounts.contains(account)
+            || self.contracts.contains_key(instrument)
+            || self.held.contains_key(instrument)
+        {
+            return;
+        }
+        tracing::info!(%instrument, contract_id, "held outside the allowlist: subscribing its quotes");
+        let contract = convert::contract(instrument, (contract_id != 0).then_some(contract_id));
+        self.held.insert(instrument.clone(), contract);
+        self.held_unsubscribed.insert(instrument.clone());
+    }
+
+    /// Asks for the quotes of the holdings noted since the last subscription (a request each, through the
+    /// client's rate limiter like every other); their tasks join the session's data tasks, so they end and
+    /// are renewed with the allowlist's.
+    fn subscribe_held(
+        &mut self,
+        client: &Arc<Client>,
+        feed: &mpsc::Sender<Msg>,
+        data_tasks: &mut Vec<JoinHandle<()>>,
+    ) {
+        for instrument in std::mem::take(&mut self.held_unsubscribed) {
+            let Some(contract) = self.held.get(&instrument) else {
+                continue;
+            };
+            if self.contracts.contains_key(&instrument) {
+                continue;
+            }
+            data_tasks.push(tokio::spawn(streams::forward_quotes(
+                Arc::clone(client),
+                instrument,
+                contract.clone(),
+                feed.clone(),
+            )));
+        }
     }
 }

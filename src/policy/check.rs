@@ -18,6 +18,44 @@ use crate::domain::{Instrument, OrderTicket, OrderType, Price, Side};
 #[derive(Debug, Clone, Copy)]
 struct Missing;
 
+/// Every instrument a rule needed a fresh quote for and found none, each with the computations that
+/// needed it, in the order first needed. The `NO_QUOTE` message names these instruments rather than the
+/// ticket's: the gross exposure prices every holding and working order of the account, and when a held
+/// instrument lacks a quote, the trader must be told which one (it is the one to look at, not the ticket).
+#[derive(Debug, Default)]
+struct NoQuote {
+    missing: Vec<(Instrument, Vec<&'static str>)>,
+}
+
+impl NoQuote {
+    /// `what` needed a fresh quote for `instrument` and there is none.
+    fn need(&mut self, instrument: &Instrument, what: &'static str) {
+        match self.missing.iter_mut().find(|(i, _)| i == instrument) {
+            Some((_, needs)) if needs.contains(&what) => {}
+            Some((_, needs)) => needs.push(what),
+            None => self.missing.push((instrument.clone(), vec![what])),
+        }
+    }
+
+    /// The violation's text, e.g. `no fresh quote for TSLA (needed for: gross exposure); a quote counts
+    /// for 5 s`; `None` when every price was there.
+    fn message(&self, quote_max_age_secs: u32) -> Option<String> {
+        let groups: Vec<String> = self
+            .missing
+            .iter()
+            .map(|(i, needs)| format!("{} (needed for: {})", i.symbol, needs.join(", ")))
+            .collect();
+        let named = match groups.as_slice() {
+            [] => return None,
+            [one] => one.clone(),
+            [first @ .., last] => format!("{} and {last}", first.join(", ")),
+        };
+        Some(format!(
+            "no fresh quote for {named}; a quote counts for {quote_max_age_secs} s"
+        ))
+    }
+}
+
 /// The instrument's reference price: the mid of a fresh, uncrossed two-sided quote, else its last price.
 fn reference(ctx: &Context<'_>, instrument: &Instrument) -> Option<Amount> {
     let quote = ctx.quotes.get(instrument)?;
@@ -120,7 +158,7 @@ pub fn check(ticket: &OrderTicket, ctx: &Context<'_>) -> Verdict {
     let p = ctx.policy;
     let mut out: Vec<Violation> = Vec::new();
     let mut refuse = |rule: Rule, message: String| out.push(Violation { rule, message });
-    let mut no_quote: Vec<&'static str> = Vec::new();
+    let mut no_quote = NoQuote::default();
     let sizing = Sizing::of(ticket, ctx);
     let reducing = sizing.reducing(ticket.side);
 
@@ -166,16 +204,8 @@ pub fn check(ticket: &OrderTicket, ctx: &Context<'_>) -> Verdict {
         );
     }
     activity(ticket, ctx, notional.as_ref(), &mut refuse, &mut no_quote);
-    if !no_quote.is_empty() {
-        refuse(
-            Rule::NoQuote,
-            format!(
-                "no fresh quote for {} (needed for: {}); a quote counts for {} s",
-                ticket.instrument.symbol,
-                no_quote.join(", "),
-                p.quote_max_age_secs
-            ),
-        );
+    if let Some(message) = no_quote.message(p.quote_max_age_secs) {
+        refuse(Rule::NoQuote, message);
     }
 
     if !out.is_empty() {
@@ -206,7 +236,7 @@ fn exposure(
     sizing: &Sizing,
     reducing: bool,
     refuse: &mut impl FnMut(Rule, String),
-    no_quote: &mut Vec<&'static str>,
+    no_quote: &mut NoQuote,
 ) -> Result<Amount, Missing> {
     let p = ctx.policy;
     let worst = worst_price(
@@ -227,7 +257,7 @@ fn exposure(
             ),
         ),
         Ok(_) => {}
-        Err(Missing) => no_quote.push("notional"),
+        Err(Missing) => no_quote.need(&ticket.instrument, "notional"),
     }
     let size = sizing.worst_size(ticket.side);
     if size.exceeds(p.max_position) {
@@ -252,14 +282,18 @@ fn exposure(
                 ),
             ),
             Ok(_) => {}
-            Err(Missing) => no_quote.push("gross exposure"),
+            Err(unquoted) => {
+                for instrument in unquoted {
+                    no_quote.need(instrument, "gross exposure");
+                }
+            }
         }
     }
     if let Some(limit) = ticket.limit_price {
         match collar(ctx, &ticket.instrument, limit) {
             Ok(Some(message)) => refuse(Rule::Collar, message),
             Ok(None) => {}
-            Err(Missing) => no_quote.push("price collar"),
+            Err(Missing) => no_quote.need(&ticket.instrument, "price collar"),
         }
     }
     notional
@@ -311,29 +345,40 @@ fn allowlists(ticket: &OrderTicket, ctx: &Context<'_>, refuse: &mut impl FnMut(R
 }
 
 /// Gross exposure after the ticket: positions at reference, working orders and the ticket at worst price.
-fn gross(
-    ticket: &OrderTicket,
-    ctx: &Context<'_>,
+/// Without a price for all of them, every instrument that lacks one (the ticket's, a holding's, a working
+/// order's): the sum is not computed, but the trader is told what to look at.
+fn gross<'c>(
+    ticket: &'c OrderTicket,
+    ctx: &'c Context<'_>,
     notional: Result<&Amount, &Missing>,
-) -> Result<Amount, Missing> {
-    let mut total = notional.map_err(|_| Missing)?.clone();
-    let mut missing = false;
+) -> Result<Amount, Vec<&'c Instrument>> {
+    let mut unquoted: Vec<&Instrument> = Vec::new();
+    let mut total = if let Ok(n) = notional {
+        n.clone()
+    } else {
+        unquoted.push(&ticket.instrument);
+        Amount::ZERO
+    };
     for ((account, instrument), qty) in ctx.positions {
         if *account != ticket.account || qty.is_zero() {
             continue;
         }
         match reference(ctx, instrument) {
             Some(r) => total = total.add(&Amount::of(qty.abs()).mul(&r)),
-            None => missing = true,
+            None => unquoted.push(instrument),
         }
     }
     for w in ctx.working.iter().filter(|w| w.account == ticket.account) {
         match worst_price(ctx, &w.instrument, w.side, w.limit_price, w.stop_price) {
             Ok(price) => total = total.add(&Amount::of(w.remaining.get()).mul(&price)),
-            Err(Missing) => missing = true,
+            Err(Missing) => unquoted.push(&w.instrument),
         }
     }
-    if missing { Err(Missing) } else { Ok(total) }
+    if unquoted.is_empty() {
+        Ok(total)
+    } else {
+        Err(unquoted)
+    }
 }
 
 /// `Some(message)` when `limit` is outside the collar: `|limit - reference| * 100 > pct * reference`.
@@ -408,7 +453,7 @@ fn activity(
     ctx: &Context<'_>,
     notional: Result<&Amount, &Missing>,
     refuse: &mut impl FnMut(Rule, String),
-    no_quote: &mut Vec<&'static str>,
+    no_quote: &mut NoQuote,
 ) {
     let p = ctx.policy;
     let within =
@@ -456,7 +501,7 @@ fn activity(
                 );
             }
         }
-        Err(_) => no_quote.push("daily notional"),
+        Err(_) => no_quote.need(&ticket.instrument, "daily notional"),
     }
     let by_symbol = c
         .orders_by_symbol

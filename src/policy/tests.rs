@@ -807,12 +807,18 @@ fn gross_needs_every_price_else_no_quote() {
     assert_eq!(fx.rules(&buy("10", "100")), [Rule::NoQuote]);
     assert_eq!(
         fx.message(&buy("10", "100"), Rule::NoQuote),
-        "no fresh quote for AAPL (needed for: gross exposure); a quote counts for 5 s"
+        "no fresh quote for IBM (needed for: gross exposure); a quote counts for 5 s",
+        "the held instrument without a quote is named, not the ticket's"
     );
 
     let mut fx = Fx::paper();
     fx.work(&of(ibm(), mkt(Side::Buy, "10")));
     assert_eq!(fx.rules(&buy("10", "100")), [Rule::NoQuote]);
+    assert_eq!(
+        fx.message(&buy("10", "100"), Rule::NoQuote),
+        "no fresh quote for IBM (needed for: gross exposure); a quote counts for 5 s",
+        "the working order's instrument without a quote is named"
+    );
 
     let mut fx = Fx::paper();
     fx.work(&of(ibm(), buy("10", "100")));
@@ -826,6 +832,43 @@ fn gross_needs_every_price_else_no_quote() {
         fx.rules(&buy("10", "100")),
         NONE,
         "another account's order is not counted"
+    );
+}
+
+#[test]
+fn no_quote_names_each_instrument_without_a_quote_with_what_needed_it() {
+    // The issue: an account holding an instrument outside the allowlist (TSLA) that has no quote. A buy
+    // of AAPL, quoted, within every limit, is refused for the gross exposure: the message must send the
+    // trader to TSLA, not to AAPL.
+    let tsla = stock("TSLA", "NASDAQ");
+    let mut fx = Fx::paper();
+    fx.position(aapl(), "200");
+    fx.position(tsla.clone(), "-30");
+    let t = buy("10", "100");
+    assert_eq!(fx.rules(&t), [Rule::NoQuote]);
+    let message = fx.message(&t, Rule::NoQuote);
+    assert_eq!(
+        message,
+        "no fresh quote for TSLA (needed for: gross exposure); a quote counts for 5 s"
+    );
+    assert!(!message.contains("AAPL"), "{message}");
+    // With a quote for TSLA the same ticket passes.
+    fx.quote(tsla.clone(), Some("249"), Some("250"), None);
+    assert_eq!(fx.rules(&t), NONE);
+
+    // The ticket's own instrument and two holdings without quotes: each named once, with what needed it,
+    // in the order first needed (the ticket's, then the account's positions in order).
+    let mut fx = Fx::paper();
+    fx.quotes.remove(&aapl());
+    fx.position(tsla, "-30");
+    fx.position(ibm(), "10");
+    fx.position_in(OTHER_ACCOUNT, stock("NVDA", "NASDAQ"), "5");
+    assert_eq!(fx.rules(&mkt(Side::Buy, "10")), [Rule::NoQuote]);
+    assert_eq!(
+        fx.message(&mkt(Side::Buy, "10"), Rule::NoQuote),
+        "no fresh quote for AAPL (needed for: notional, gross exposure, daily notional), IBM (needed for: \
+         gross exposure) and TSLA (needed for: gross exposure); a quote counts for 5 s",
+        "another account's holding is not named"
     );
 }
 
