@@ -279,9 +279,14 @@ fn holds(screen: &str, symbol: &str, qty: &str) -> bool {
 #[test]
 fn a_trader_order_is_staged_approved_filled_and_the_terminal_restored() {
     let mut demo = Demo::start("fill", 36, 120);
-    let screen = demo.wait_for("the header to say ready and Positions to list AAPL 200", |s| {
-        header_ready(s) && holds(s, "AAPL", "200")
-    });
+    let screen = demo.wait_for(
+        "the header to say ready and Positions to list AAPL 200 with a price",
+        |s| {
+            header_ready(s)
+                && holds(s, "AAPL", "200")
+                && position_cell(s, "AAPL", "last").is_some_and(|l| l.parse::<f64>().is_ok())
+        },
+    );
     #[cfg(target_os = "linux")]
     assert_eq!(demo.local_flags() & COOKED, 0, "the demo runs in raw mode");
 
