@@ -264,6 +264,30 @@ async fn an_approved_order_reaches_the_gateway_with_its_ref_and_its_fill_comes_b
 }
 
 #[tokio::test]
+async fn the_accounts_pnl_is_streamed_and_moves_with_a_fill() {
+    let d = dir("pnl");
+    let mut rig = Rig::start(sim_with_aapl().await, &d).await;
+    rig.ready().await;
+    let account = AccountId::parse("DU1234567").unwrap();
+    rig.until("the daily P&L", |s| {
+        s.accounts.get(&account).is_some_and(|a| a.daily_pnl.is_some())
+    })
+    .await;
+    let id = rig.propose_and_confirm(Side::Buy, "10", "187.12").await;
+    rig.until("the fill", |s| s.proposals[&id].stage == Stage::Done(End::Filled))
+        .await;
+    rig.until("an unrealized P&L", |s| {
+        s.accounts
+            .get(&account)
+            .is_some_and(|a| a.unrealized_pnl.is_some())
+    })
+    .await;
+    let sim = rig.stop().await;
+    sim.shutdown().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[tokio::test]
 async fn the_kill_switch_cancels_the_working_order_at_the_gateway() {
     let d = dir("kill");
     let mut rig = Rig::start(sim_with_aapl().await, &d).await;

@@ -916,6 +916,10 @@ impl State {
             "Cushion" => &mut summary.cushion,
             "InitMarginReq" => &mut summary.init_margin,
             "MaintMarginReq" => &mut summary.maint_margin,
+            // From IB's PnL subscription (reqPnL), as the adapter names them.
+            "DailyPnL" => &mut summary.daily_pnl,
+            "UnrealizedPnL" => &mut summary.unrealized_pnl,
+            "RealizedPnL" => &mut summary.realized_pnl,
             _ => return,
         };
         let before = slot.replace(value);

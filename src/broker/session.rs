@@ -307,13 +307,20 @@ impl Adapter {
         }
     }
 
-    /// Subscribes account values and quotes (the allowlist's and the holdings' outside it); returns the
+    /// Subscribes account values, each account's P&L and quotes (the allowlist's and the holdings' outside it); returns the
     /// forwarding tasks.
     fn subscribe(&mut self, client: &Arc<Client>, feed: &mpsc::Sender<Msg>) -> Vec<JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(streams::forward_account(
             Arc::clone(client),
             feed.clone(),
         ))];
+        for account in &self.settings.accounts {
+            tasks.push(tokio::spawn(streams::forward_pnl(
+                Arc::clone(client),
+                account.clone(),
+                feed.clone(),
+            )));
+        }
         // Every holding known so far is subscribed here: none is left waiting.
         self.held_unsubscribed.clear();
         let held = self

@@ -141,6 +141,36 @@ pub(super) async fn forward_account(client: Arc<Client>, feed: mpsc::Sender<Msg>
     }
 }
 
+/// The account's daily, unrealized and realized P&L (IB's `reqPnL`), as account values tagged `DailyPnL`,
+/// `UnrealizedPnL` and `RealizedPnL`; IB pushes them about once a second while they change.
+pub(super) async fn forward_pnl(client: Arc<Client>, account: AccountId, feed: mpsc::Sender<Msg>) {
+    let ib_account = ibapi::accounts::types::AccountId(account.to_string());
+    let Ok(mut sub) = client.pnl(&ib_account, None).await else {
+        return;
+    };
+    while let Some(Ok(item)) = sub.next().await {
+        let SubscriptionItem::Data(pnl) = item else {
+            continue;
+        };
+        let values = [
+            ("DailyPnL", convert::decimal(pnl.daily_pnl)),
+            ("UnrealizedPnL", pnl.unrealized_pnl.and_then(convert::decimal)),
+            ("RealizedPnL", pnl.realized_pnl.and_then(convert::decimal)),
+        ];
+        for (tag, value) in values {
+            let Some(value) = value else { continue };
+            let msg = Msg::Broker(BrokerEvent::AccountValue {
+                account: account.clone(),
+                tag: tag.to_owned(),
+                value,
+            });
+            if feed.send(msg).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// Top of book for one instrument: each change of bid, ask or last is a fresh quote.
 pub(super) async fn forward_quotes(
     client: Arc<Client>,
