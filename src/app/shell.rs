@@ -1,7 +1,7 @@
 //! The app shell: one `select!` loop over the keyboard, the broker adapter's events, a one-second tick
 //! and the shutdown signals. Keys go through the [`Screen`] to commands; everything that changes state goes
 //! through the engine (`State::update` and the journal). It redraws only when something changed, at most
-//! once per [`FRAME`] (60 frames per second).
+//! once per [`FRAME`] (60 frames per second) — except the answer to a key, drawn at once.
 //!
 //! A profile switch voids the old profile's staged orders (journaled), cancels or keeps its working orders
 //! as the trader chose, stops its engine and adapter, and starts both afresh on the new profile's gateway.
@@ -201,10 +201,13 @@ pub async fn run<B: Backend>(
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
+    // A key's answer bypasses the frame cap: the trader sees it at once (PERFORMANCE M2).
+    let mut urgent = false;
     let mut last_draw: Option<Instant> = None;
     let outcome = loop {
         let next_frame = last_draw.map_or_else(Instant::now, |at| at + FRAME);
-        if dirty && Instant::now() >= next_frame {
+        if dirty && (urgent || Instant::now() >= next_frame) {
+            urgent = false;
             screen.sync(session.engine.state(), Utc::now());
             if std::mem::take(&mut screen.bell_due) {
                 bell();
@@ -248,6 +251,7 @@ pub async fn run<B: Backend>(
                             }
                         }
                         dirty = true;
+                        urgent = true;
                     }
                     Event::Resize(..) => dirty = true,
                     _ => {}

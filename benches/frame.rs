@@ -1,0 +1,192 @@
+//! M3, frame cost: one whole screen drawn into a 200×60 `TestBackend` with 200 positions (each quoted),
+//! 50 staged orders and 100 alerts — the diff a terminal would receive included (`Terminal::draw`). Two
+//! cases: a steady frame (the same state again: ratatui diffs it to nothing) and a full repaint (the
+//! buffers cleared first). Criterion gives the mean; a second pass times 5,000 frames each and prints
+//! p50/p99/max (PERFORMANCE.md: p99 ≤ 2 ms, full repaint ≤ 3 ms).
+//!
+//! Run: `cargo bench --bench frame`
+
+#![expect(clippy::unwrap_used, clippy::print_stdout, reason = "a benchmark")]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeZone, Utc};
+use cockpit::app::screen::{Keymap, Screen};
+use cockpit::app::shell::profile_choices;
+use cockpit::app::{BrokerEvent, BrokerPosition, Msg, Source, State};
+use cockpit::config::Config;
+use cockpit::domain::{
+    Currency, Instrument, OrderTicket, OrderType, Price, Quantity, Quote, Severity, Side, Symbol, Tif,
+};
+use cockpit::ui::{self, History, Theme, View};
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rust_decimal::Decimal;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+}
+
+fn config() -> Config {
+    Config::parse(include_str!("../config.example.toml"), Path::new("x.toml")).unwrap()
+}
+
+/// 200 quoted positions, 50 staged orders, 100 alerts.
+fn world() -> State {
+    let config = config();
+    let profile = config.profiles["paper"].clone();
+    let account = profile.accounts[0].clone();
+    let mut s = State::new(profile, config.agents.clone());
+    s.update(Msg::Broker(BrokerEvent::Connected { next_valid_id: 1 }), t0());
+    s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    let mut snapshot = BTreeMap::new();
+    for i in 0..200_i64 {
+        let name = format!("S{i:03}");
+        let instrument = Instrument::stock(Symbol::parse(&name).unwrap(), Currency::USD, "NASDAQ");
+        let bid = Price::new(Decimal::new(10_000 + i * 37, 2)).unwrap();
+        let quote = Quote {
+            bid: Some(bid),
+            ask: Some(Price::new(bid.get() + Decimal::new(2, 2)).unwrap()),
+            last: None,
+            bid_size: None,
+            ask_size: None,
+            volume: None,
+            received_at: t0(),
+        };
+        s.update(
+            Msg::Broker(BrokerEvent::Quote {
+                instrument: instrument.clone(),
+                quote,
+            }),
+            t0(),
+        );
+        snapshot.insert(
+            (account.clone(), instrument),
+            BrokerPosition {
+                quantity: Decimal::from(10 + i),
+                average_cost: Some(Decimal::new(9_900 + i * 37, 2)),
+            },
+        );
+    }
+    s.update(
+        Msg::Broker(BrokerEvent::PositionCheck { positions: snapshot }),
+        t0(),
+    );
+    let aapl = Instrument::stock(Symbol::parse("AAPL").unwrap(), Currency::USD, "NASDAQ");
+    for i in 0..50_i64 {
+        let ticket = OrderTicket {
+            account: account.clone(),
+            instrument: aapl.clone(),
+            side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            quantity: Quantity::new(Decimal::from(1 + i)).unwrap(),
+            order_type: OrderType::Limit,
+            limit_price: Some(Price::new(Decimal::new(18_700 + i, 2)).unwrap()),
+            stop_price: None,
+            tif: Tif::Day,
+            outside_rth: false,
+        };
+        s.update(
+            Msg::Propose {
+                source: Source::Agent { uid: 1001 },
+                ticket,
+                note: format!("idea number {i}"),
+            },
+            t0(),
+        );
+    }
+    for i in 0..100 {
+        s.update(
+            Msg::Agent(cockpit::app::AgentMsg::Alert {
+                uid: 1001,
+                severity: if i % 3 == 0 {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                },
+                text: format!("alert {i}: spread widening on S{i:03}"),
+            }),
+            t0(),
+        );
+    }
+    s
+}
+
+struct Rig {
+    state: State,
+    screen: Screen,
+    theme: Theme,
+    history: History,
+    terminal: Terminal<TestBackend>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let state = world();
+        let mut screen = Screen::new(Keymap::default(), profile_choices(&config(), "LIVE"), false);
+        screen.sync(&state, t0());
+        Self {
+            state,
+            screen,
+            theme: Theme::named("dark", false, false).unwrap(),
+            history: History::default(),
+            terminal: Terminal::new(TestBackend::new(200, 60)).unwrap(),
+        }
+    }
+
+    fn frame(&mut self, repaint: bool) {
+        if repaint {
+            self.terminal.clear().unwrap();
+        }
+        let view = View {
+            state: &self.state,
+            screen: &self.screen,
+            theme: &self.theme,
+            now: t0(),
+            journal_head: "#42 9f3a0c1d",
+            history: &self.history,
+            live_label: "LIVE",
+        };
+        self.terminal.draw(|f| ui::draw(f, &view)).unwrap();
+    }
+}
+
+fn percentiles(name: &str, repaint: bool) {
+    let mut rig = Rig::new();
+    let mut times: Vec<u128> = (0..5_000)
+        .map(|_| {
+            let start = Instant::now();
+            rig.frame(repaint);
+            start.elapsed().as_nanos()
+        })
+        .collect();
+    times.sort_unstable();
+    let at = |q: usize| times[(times.len() * q / 100).min(times.len() - 1)];
+    println!(
+        "{name}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} frames",
+        ms(at(50)),
+        ms(at(99)),
+        ms(*times.last().unwrap()),
+        times.len()
+    );
+}
+
+#[expect(clippy::cast_precision_loss, reason = "display only")]
+fn ms(nanos: u128) -> f64 {
+    nanos as f64 / 1e6
+}
+
+fn bench(c: &mut Criterion) {
+    let mut rig = Rig::new();
+    c.bench_function("frame, steady (200 positions, 50 staged, 100 alerts)", |b| {
+        b.iter(|| rig.frame(false));
+    });
+    c.bench_function("frame, full repaint", |b| b.iter(|| rig.frame(true)));
+    percentiles("steady frame", false);
+    percentiles("full repaint", true);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
