@@ -67,9 +67,22 @@ async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32)) -> 
             };
             match event {
                 Some(AgentEvent::Call(call)) => agent::serve(call, &mut engine, allow_same_uid, t0()).await,
-                Some(AgentEvent::Session { uid, label, open }) => {
+                Some(AgentEvent::Session {
+                    uid,
+                    label,
+                    same_uid,
+                    open,
+                }) => {
                     engine
-                        .handle(Msg::Agent(AgentMsg::Session { uid, label, open }), t0())
+                        .handle(
+                            Msg::Agent(AgentMsg::Session {
+                                uid,
+                                label,
+                                same_uid,
+                                open,
+                            }),
+                            t0(),
+                        )
                         .await;
                 }
                 None => break,

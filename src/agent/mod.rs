@@ -85,6 +85,8 @@ pub enum AgentEvent {
         uid: u32,
         /// The declared client name.
         label: String,
+        /// Whether the agent runs under the cockpit's own uid.
+        same_uid: bool,
         /// Opened or closed.
         open: bool,
     },
@@ -213,7 +215,7 @@ impl Session {
         let (read, write) = tokio::io::split(stream);
         let transport =
             AsyncRwTransport::<RoleServer, _, _>::new(read, write).with_max_line_length(MAX_LINE_BYTES);
-        let (uid, events) = (self.uid, self.events.clone());
+        let (uid, same_uid, events) = (self.uid, self.same_uid, self.events.clone());
         let Ok(Ok(running)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.serve(transport)).await else {
             return;
         };
@@ -226,6 +228,7 @@ impl Session {
             .send(AgentEvent::Session {
                 uid,
                 label: label.clone(),
+                same_uid,
                 open: true,
             })
             .await;
@@ -237,6 +240,7 @@ impl Session {
             .send(AgentEvent::Session {
                 uid,
                 label,
+                same_uid,
                 open: false,
             })
             .await;

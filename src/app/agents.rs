@@ -30,6 +30,8 @@ pub enum AgentMsg {
         uid: u32,
         /// The name the MCP client declared (a label only).
         label: String,
+        /// Whether it runs under the cockpit's own uid (a warning stays on screen on a live profile).
+        same_uid: bool,
         /// Opened (`true`) or closed.
         open: bool,
     },
@@ -113,6 +115,8 @@ pub struct AgentView {
     pub status: Option<(String, String, String)>,
     /// When it last reported.
     pub heartbeat_at: Option<DateTime<Utc>>,
+    /// Whether it runs under the cockpit's own uid.
+    pub same_uid: bool,
     /// Whether the missing heartbeat was alerted.
     pub(super) warned: bool,
 }
@@ -148,7 +152,12 @@ impl State {
     #[expect(clippy::too_many_lines, reason = "one arm per agent message")]
     pub(super) fn agent(&mut self, msg: AgentMsg, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         match msg {
-            AgentMsg::Session { uid, label, open } => {
+            AgentMsg::Session {
+                uid,
+                label,
+                same_uid,
+                open,
+            } => {
                 let (name, level) = self.agent_identity(uid);
                 let view = self.agent_views.entry(uid).or_insert_with(|| AgentView {
                     name: name.clone(),
@@ -157,9 +166,11 @@ impl State {
                     sessions: 0,
                     status: None,
                     heartbeat_at: None,
+                    same_uid,
                     warned: false,
                 });
                 view.label.clone_from(&label);
+                view.same_uid = same_uid;
                 view.sessions = if open {
                     view.sessions + 1
                 } else {
@@ -203,6 +214,7 @@ impl State {
                     sessions: 0,
                     status: None,
                     heartbeat_at: None,
+                    same_uid: false,
                     warned: false,
                 });
                 view.status = Some((strategy, state, message));

@@ -170,6 +170,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
     /// Takes the alert thresholds of the config (`[alerts]`).
     pub fn configure_alerts(&mut self, alerts: &crate::config::AlertSettings) {
         self.state.cushion_warning = alerts.margin_cushion_warning;
+        self.state.heartbeat_secs = alerts.agent_heartbeat_secs;
         self.state.gateway_restart = alerts.gateway_restart.map(|at| {
             (
                 at,

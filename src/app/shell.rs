@@ -263,8 +263,8 @@ pub async fn run<B: Backend>(
                     AgentEvent::Call(call) => {
                         agent::serve(call, &mut session.engine, setup.config.allow_same_uid_agents, now).await;
                     }
-                    AgentEvent::Session { uid, label, open } => {
-                        let msg = Msg::Agent(AgentMsg::Session { uid, label, open });
+                    AgentEvent::Session { uid, label, same_uid, open } => {
+                        let msg = Msg::Agent(AgentMsg::Session { uid, label, same_uid, open });
                         session.engine.handle(msg, now).await;
                     }
                 }

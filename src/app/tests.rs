@@ -1247,3 +1247,52 @@ fn streamed_positions_move_the_average_cost_not_the_quantity() {
     s.update(streamed(0, Some(Decimal::ZERO)), t0());
     assert!(s.position_costs.is_empty(), "flat: no cost");
 }
+
+#[test]
+fn a_late_heartbeat_is_alerted_once_and_an_agent_alert_never_moves_the_trading_state() {
+    let mut s = state("paper");
+    s.heartbeat_secs = 60;
+    let session = |open| {
+        Msg::Agent(AgentMsg::Session {
+            uid: 1001,
+            label: "claude".into(),
+            same_uid: false,
+            open,
+        })
+    };
+    s.update(session(true), t0());
+    let status = Msg::Agent(AgentMsg::Status {
+        uid: 1001,
+        strategy: "demo".into(),
+        state: "watching".into(),
+        message: String::new(),
+    });
+    s.update(status, t0());
+    let late = |s: &State| {
+        s.alerts
+            .iter()
+            .filter(|a| a.text.contains("has not reported"))
+            .count()
+    };
+    s.update(Msg::Tick, t0() + Duration::seconds(59));
+    assert_eq!(late(&s), 0);
+    s.update(Msg::Tick, t0() + Duration::seconds(61));
+    s.update(Msg::Tick, t0() + Duration::seconds(90));
+    assert_eq!(late(&s), 1, "once");
+    let level = s.trading.level();
+    s.update(
+        Msg::Agent(AgentMsg::Alert {
+            uid: 1001,
+            severity: crate::domain::Severity::Critical,
+            text: "SELL EVERYTHING".into(),
+        }),
+        t0(),
+    );
+    let alert = s.alerts.last().unwrap();
+    assert_eq!(alert.severity, crate::domain::Severity::Warning, "never critical");
+    assert_eq!(s.trading.level(), level);
+    // A closed session is not watched.
+    s.update(session(false), t0() + Duration::seconds(91));
+    s.update(Msg::Tick, t0() + Duration::seconds(999));
+    assert_eq!(late(&s), 1);
+}

@@ -1149,6 +1149,11 @@ fn alerts(raw: Option<&RawAlerts>, check: &mut Check<'_>) -> AlertSettings {
     if let Some(bell) = raw.bell {
         out.bell = bell;
     }
+    if let Some(v) = raw.agent_heartbeat_secs
+        && let Some(v) = check.count(v, "alerts.agent_heartbeat_secs", 5, 86_400, "seconds")
+    {
+        out.agent_heartbeat_secs = v;
+    }
     if let Some(text) = &raw.gateway_restart {
         out.gateway_restart = time_of_day(text, "alerts.gateway_restart", check);
     }

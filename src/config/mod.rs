@@ -395,6 +395,8 @@ pub struct AlertSettings {
     pub stale_quote_warning_secs: u32,
     /// Ring the bell on critical alerts.
     pub bell: bool,
+    /// An agent in session whose last `report_status` is older than this is alerted.
+    pub agent_heartbeat_secs: u32,
     /// When TWS / IB Gateway restarts itself each day, in the exchange's time zone (its "auto restart"
     /// setting); `None` when not configured.
     pub gateway_restart: Option<NaiveTime>,
@@ -409,6 +411,7 @@ impl Default for AlertSettings {
             margin_cushion_warning: Decimal::new(10, 2),
             stale_quote_warning_secs: 5,
             bell: true,
+            agent_heartbeat_secs: crate::app::DEFAULT_HEARTBEAT_SECS,
             gateway_restart: None,
             gateway_restart_warning_mins: 10,
         }

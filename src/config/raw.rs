@@ -124,6 +124,7 @@ pub struct RawAlerts {
     pub margin_cushion_warning: Option<String>,
     pub stale_quote_warning_secs: Option<i64>,
     pub bell: Option<bool>,
+    pub agent_heartbeat_secs: Option<i64>,
     pub gateway_restart: Option<String>,
     pub gateway_restart_warning_mins: Option<i64>,
 }

@@ -574,6 +574,17 @@ pub fn agents(frame: &mut Frame, area: Rect, view: &View) {
             t.warn,
         ));
     }
+    if s.profile.mode == crate::config::Mode::Live {
+        for a in s.agent_views.values().filter(|a| a.same_uid && a.sessions > 0) {
+            lines.push(Line::styled(
+                format!(
+                    "⚠ {} runs under the cockpit's own uid on a live profile",
+                    one_line(&a.name)
+                ),
+                t.critical,
+            ));
+        }
+    }
     let tz = s.profile.policy.session.timezone;
     for r in s.recommendations.iter().rev() {
         lines.push(Line::from(vec![
