@@ -7,137 +7,11 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-
-use cockpit::agent::{self, AgentEvent, Levels};
-use cockpit::app::{AgentMsg, Engine, Msg, Stage};
+use cockpit::app::Stage;
 use cockpit::config::Config;
-use cockpit::journal::{Reader, kinds};
 use cockpit::policy::Level;
-use common::{Recorder, quote_at, t0};
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation};
-use rmcp::service::{RoleClient, RunningService};
+use common::agents::{as_agent, body, call, is_error, rig, tool_calls};
 use serde_json::{Value, json};
-use tokio::net::UnixStream;
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
-
-type Client = RunningService<RoleClient, ClientConfig>;
-
-/// The engine answering the gateway, on `profile`, with the configured agent `agent` running under this
-/// process's uid (so the socket's peer is that agent).
-struct Rig {
-    dir: std::path::PathBuf,
-    cancel: CancellationToken,
-    engine: tokio::task::JoinHandle<Engine<Recorder>>,
-}
-
-async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32)) -> Rig {
-    let dir = common::dir(&format!("agent-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let uid = std::fs::metadata(&dir).unwrap().uid();
-    let mut config = common::config();
-    edit(&mut config, uid);
-    let mut engine = Engine::start(
-        &dir,
-        config.profiles[profile].clone(),
-        config.agents.clone(),
-        &config.hash,
-        Recorder::default(),
-        t0(),
-    )
-    .await
-    .unwrap();
-    engine.broker().status = Some(engine.journal().status());
-    common::ready(&mut engine, t0()).await;
-    engine.handle(quote_at(t0()), t0()).await;
-    let (tx, mut rx) = mpsc::channel(64);
-    let (_levels_tx, levels) = watch::channel(Levels::of(engine.state()));
-    let cancel = CancellationToken::new();
-    agent::start(&dir, levels, tx, cancel.clone()).await.unwrap();
-    let allow_same_uid = config.allow_same_uid_agents;
-    let stop = cancel.clone();
-    let engine = tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                () = stop.cancelled() => break,
-                e = rx.recv() => e,
-            };
-            match event {
-                Some(AgentEvent::Call(call)) => agent::serve(call, &mut engine, allow_same_uid, t0()).await,
-                Some(AgentEvent::Session {
-                    uid,
-                    label,
-                    same_uid,
-                    open,
-                }) => {
-                    engine
-                        .handle(
-                            Msg::Agent(AgentMsg::Session {
-                                uid,
-                                label,
-                                same_uid,
-                                open,
-                            }),
-                            t0(),
-                        )
-                        .await;
-                }
-                None => break,
-            }
-        }
-        engine
-    });
-    Rig { dir, cancel, engine }
-}
-
-impl Rig {
-    async fn client(&self) -> Client {
-        let stream = UnixStream::connect(agent::socket_path(&self.dir)).await.unwrap();
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("test-agent", "1"),
-        )
-        .serve(stream)
-        .await
-        .unwrap()
-    }
-
-    async fn stop(self) -> (Engine<Recorder>, std::path::PathBuf) {
-        self.cancel.cancel();
-        (self.engine.await.unwrap(), self.dir)
-    }
-}
-
-async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
-    let mut params = CallToolRequestParams::new(tool.to_owned());
-    if let Value::Object(map) = args {
-        params = params.with_arguments(map);
-    }
-    client.call_tool(params).await.unwrap()
-}
-
-fn body(result: &CallToolResult) -> Value {
-    let text = result.content[0].as_text().unwrap().text.clone();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn is_error(result: &CallToolResult) -> bool {
-    result.is_error == Some(true)
-}
-
-fn tool_calls(dir: &Path) -> Vec<Value> {
-    Reader::open(dir)
-        .unwrap()
-        .records(1)
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.kind == kinds::TOOL_CALL)
-        .map(|r| r.data)
-        .collect()
-}
 
 fn stage(symbol: &str, qty: &str) -> Value {
     json!({"symbol": symbol, "side": "BUY", "quantity": qty, "order_type": "LMT", "limit_price": "100.01",
@@ -146,12 +20,7 @@ fn stage(symbol: &str, qty: &str) -> Value {
 
 /// The rebalancer (execute in the config) is this process.
 fn as_rebalancer(config: &mut Config, uid: u32) {
-    config
-        .agents
-        .iter_mut()
-        .find(|a| a.name == "rebalancer")
-        .unwrap()
-        .uid = uid;
+    as_agent(config, "rebalancer", uid);
 }
 
 #[tokio::test]

@@ -197,20 +197,21 @@ async fn respond<B: BrokerPort + std::fmt::Debug>(
         "submit_order" => {
             let id = ProposalId(args.id("proposal_id")?);
             args.finish()?;
+            let before = engine.state().proposals.get(&id).map(|p| p.stage);
             engine.handle(Msg::Agent(AgentMsg::Submit { uid, id }), now).await;
             let state = engine.state();
             match state.proposals.get(&id) {
-                Some(p) if matches!(p.stage, Stage::Approved | Stage::Sent | Stage::Done(_)) => {
+                // Sent by this call; a replay of an id already submitted is refused, never sent again.
+                Some(p)
+                    if before == Some(Stage::AwaitingApproval)
+                        && matches!(p.stage, Stage::Approved | Stage::Sent | Stage::Done(_)) =>
+                {
                     Ok(verdict(p))
                 }
-                _ => {
-                    let why = state
-                        .last_refusal
-                        .as_ref()
-                        .filter(|(p, _)| *p == id)
-                        .map_or_else(|| "not sent".to_owned(), |(_, why)| why.clone());
-                    Err(format!("needs human approval: {why}"))
-                }
+                _ => Err(state.last_refusal.as_ref().filter(|(p, _)| *p == id).map_or_else(
+                    || format!("proposal {} was not sent", id.0),
+                    |(_, why)| why.clone(),
+                )),
             }
         }
         "cancel_order" => {

@@ -275,7 +275,7 @@ impl State {
                 Some(format!("proposal {} is {}", id.0, p.stage))
             }
             Some(p) if p.tier != Some(Tier::None) => Some(format!(
-                "proposal {} needs human approval ({}): it stays staged for the trader",
+                "needs human approval: proposal {} needs the trader's {}; it stays staged for the trader",
                 id.0,
                 p.tier.map_or("refused", |t| if t == Tier::Typed {
                     "typed read-back"

@@ -17,6 +17,8 @@ use cockpit::journal::WriterStatus;
 use cockpit::policy::Evidence;
 use tokio::sync::watch;
 
+pub mod agents;
+
 #[derive(Debug, Default)]
 pub struct Recorder {
     pub status: Option<watch::Receiver<WriterStatus>>,
