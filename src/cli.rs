@@ -1,7 +1,6 @@
 //! The command line (ARCHITECTURE.md §4) and the dispatch of each subcommand.
 //!
 //! Subcommands without a screen write through the `io::Write` handles they are given, never `print!`.
-//! Subcommands that are not built yet say so and exit nonzero; none is a silent no-op.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,9 +10,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::paths::{self, ProcessEnv};
-
-/// Exit code for a command that is not available yet.
-pub const EXIT_NOT_AVAILABLE: u8 = 3;
 
 /// Cockpit: a terminal cockpit for supervised agentic trading on Interactive Brokers.
 #[derive(Debug, Parser)]
@@ -47,7 +43,8 @@ pub enum Command {
     },
     /// A standalone IB Gateway simulator that any TWS API client can connect to.
     Sim(SimArgs),
-    /// MCP stdio bridge to a running cockpit's agent socket.
+    /// MCP stdio bridge to a running cockpit's agent socket: configure an agent with
+    /// `{"command": "cockpit", "args": ["mcp"]}`.
     Mcp,
     /// Validate the config; print the effective profiles, agents and limits.
     CheckConfig,
@@ -129,7 +126,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
                 Err(e) => fail(err, &e),
             }
         }
-        Some(Command::Mcp) => not_available(err, "cockpit mcp", "the agent gateway (issue #7)"),
+        Some(Command::Mcp) => mcp(cli.state_dir.as_deref(), err),
         Some(Command::CheckConfig) => check_config(cli.config.as_deref(), out, err),
         Some(Command::Journal {
             action: JournalCommand::Verify,
@@ -253,12 +250,31 @@ fn report(
     }
 }
 
-fn not_available(err: &mut dyn Write, what: &str, arrives_with: &str) -> ExitCode {
-    let _ = writeln!(
-        err,
-        "{what}: not available yet — it arrives with {arrives_with}. Available today: `cockpit demo`, `cockpit` (with a config), `cockpit sim` (the IB Gateway simulator), `cockpit check-config`, `cockpit journal verify` and `cockpit report`."
-    );
-    ExitCode::from(EXIT_NOT_AVAILABLE)
+/// `cockpit mcp`: bridge stdio to the state dir's agent socket (`agent::bridge`). Without a reachable
+/// cockpit it returns exit 2 with the reason. Once it has bridged it ends the process itself with
+/// `std::process::exit`: tokio's read of stdin cannot be cancelled, so an ordinary return could hang on a
+/// host that keeps stdin open after the cockpit hung up. It writes the process's own stdout (the async
+/// copy needs tokio's handle, not `out`), and only the socket's bytes.
+fn mcp(flag: Option<&Path>, err: &mut dyn Write) -> ExitCode {
+    use crate::agent::{bridge, socket_path};
+    let no_cockpit = |err: &mut dyn Write, message: &str| {
+        let _ = writeln!(err, "cockpit mcp: {message}");
+        ExitCode::from(bridge::EXIT_NO_COCKPIT)
+    };
+    let state_dir = match paths::state_dir(flag, &ProcessEnv) {
+        Ok(dir) => dir,
+        Err(e) => return no_cockpit(err, &e.to_string()),
+    };
+    match bridge::run(&state_dir) {
+        Ok(outcome) => {
+            if let Some(message) = outcome.message(&socket_path(&state_dir)) {
+                let _ = writeln!(err, "cockpit mcp: {message}");
+            }
+            let _ = err.flush();
+            std::process::exit(outcome.exit_code())
+        }
+        Err(e) => no_cockpit(err, &e.to_string()),
+    }
 }
 
 fn fail(err: &mut dyn Write, message: &str) -> ExitCode {
@@ -284,11 +300,13 @@ mod tests {
     }
 
     #[test]
-    fn every_unbuilt_subcommand_says_not_available_and_fails() {
-        let (code, err) = run_args(&["cockpit", "mcp"]);
-        assert_eq!(code, ExitCode::from(EXIT_NOT_AVAILABLE));
-        assert!(err.contains("not available yet"), "{err}");
-        assert!(err.contains("`cockpit report`"), "{err}");
+    fn mcp_without_a_cockpit_names_the_socket_and_exits_2() {
+        let dir = std::env::temp_dir().join(format!("cockpit-cli-unit-mcp-{}", std::process::id()));
+        let state = dir.to_str().expect("utf-8 temp dir");
+        let (code, err) = run_args(&["cockpit", "mcp", "--state-dir", state]);
+        assert_eq!(code, ExitCode::from(crate::agent::bridge::EXIT_NO_COCKPIT));
+        assert!(err.contains("no cockpit is running"), "{err}");
+        assert!(err.contains(&format!("{state}/agent.sock")), "{err}");
     }
 
     #[test]

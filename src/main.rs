@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = cockpit::cli::Cli::parse();
-    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-    cockpit::cli::run(cli, &mut stdout.lock(), &mut stderr.lock())
+    // Not locked for the whole run: `cockpit mcp` writes stdout from tokio's blocking threads, which would
+    // wait forever on a lock held here by the main thread.
+    cockpit::cli::run(cli, &mut std::io::stdout(), &mut std::io::stderr())
 }

@@ -1,5 +1,6 @@
-//! The `cockpit` binary as a user meets it: unbuilt subcommands say so and fail, and `cockpit sim` is a
-//! gateway a real `ibapi` client can use, logging into the state dir rather than the terminal.
+//! The `cockpit` binary as a user meets it: bad input is refused before the terminal is taken, and
+//! `cockpit sim` is a gateway a real `ibapi` client can use, logging into the state dir rather than the
+//! terminal. `cockpit mcp` has its own file (`tests/mcp_bridge.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -16,19 +17,6 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
-}
-
-#[test]
-fn unbuilt_subcommands_exit_3_with_not_available_yet() {
-    let out = cockpit().arg("mcp").output().expect("runs");
-    assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available yet"), "{err}");
-    assert!(
-        err.contains("`cockpit journal verify` and `cockpit report`"),
-        "the commands available today are listed: {err}"
-    );
-    assert!(out.stdout.is_empty(), "printed to stdout");
 }
 
 #[test]
