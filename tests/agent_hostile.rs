@@ -13,12 +13,16 @@ use cockpit::app::{Msg, Source, Stage};
 use common::agents::{as_agent, body, call, is_error, rig, tool_calls};
 use serde_json::{Value, json};
 
-fn order(symbol: &str, qty: Value, order_type: &str, limit: Value) -> Value {
+fn order(symbol: &str, qty: &Value, order_type: &str, limit: &Value) -> Value {
     json!({"symbol": symbol, "side": "BUY", "quantity": qty, "order_type": order_type,
            "limit_price": limit, "rationale": "hostile"})
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one list of hostile calls, read top to bottom"
+)]
 async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled() {
     // The rebalancer is execute on the dry-run profile; its rate is raised so the flood is the only limit hit.
     let rig = rig("hostile", "dry-run", |c, uid| {
@@ -41,7 +45,7 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
         &call(
             &client,
             "stage_order",
-            order("AAPL", json!("10"), "LMT", json!("100.01")),
+            order("AAPL", &json!("10"), "LMT", &json!("100.01")),
         )
         .await,
     );
@@ -69,7 +73,7 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
         ("stage_order", json!([1, 2, 3]), "an array"),
         (
             "stage_order",
-            order("AAPL", json!("10"), "LMT", json!("100.01"))
+            order("AAPL", &json!("10"), "LMT", &json!("100.01"))
                 .as_object()
                 .map(|m| {
                     let mut m = m.clone();
@@ -81,37 +85,37 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
         ),
         (
             "stage_order",
-            order("AAPL", json!(null), "LMT", json!("100")),
+            order("AAPL", &json!(null), "LMT", &json!("100")),
             "null quantity",
         ),
         (
             "stage_order",
-            order("AAPL", json!("-5"), "LMT", json!("100")),
+            order("AAPL", &json!("-5"), "LMT", &json!("100")),
             "negative quantity",
         ),
         (
             "stage_order",
-            order("AAPL", json!("0"), "LMT", json!("100")),
+            order("AAPL", &json!("0"), "LMT", &json!("100")),
             "zero quantity",
         ),
         (
             "stage_order",
-            order("AAPL", json!("1.5.5"), "LMT", json!("100")),
+            order("AAPL", &json!("1.5.5"), "LMT", &json!("100")),
             "two points",
         ),
         (
             "stage_order",
-            order("AAPL", json!("10"), "LMT", json!(null)),
+            order("AAPL", &json!("10"), "LMT", &json!(null)),
             "LMT without a price",
         ),
         (
             "stage_order",
-            order("AAPL", json!("10"), "MKT", json!("100")),
+            order("AAPL", &json!("10"), "MKT", &json!("100")),
             "MKT with a price",
         ),
         (
             "stage_order",
-            order("AAPL", json!("10"), "TRAIL", json!("100")),
+            order("AAPL", &json!("10"), "TRAIL", &json!("100")),
             "unknown order type",
         ),
         ("get_quote", json!({}), "missing symbol"),
@@ -136,58 +140,58 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
         // Lookalike symbols.
         (
             "stage_order",
-            order("ΑAPL", json!("1"), "MKT", json!(null)),
+            order("ΑAPL", &json!("1"), "MKT", &json!(null)),
             "Greek Alpha",
         ),
         (
             "stage_order",
-            order("AАPL", json!("1"), "MKT", json!(null)),
+            order("AАPL", &json!("1"), "MKT", &json!(null)),
             "Cyrillic A",
         ),
         (
             "stage_order",
-            order("ＡＡＰＬ", json!("1"), "MKT", json!(null)),
+            order("ＡＡＰＬ", &json!("1"), "MKT", &json!(null)),
             "fullwidth",
         ),
         (
             "stage_order",
-            order("AA PL", json!("1"), "MKT", json!(null)),
+            order("AA PL", &json!("1"), "MKT", &json!(null)),
             "space inside",
         ),
         (
             "stage_order",
-            order("AAPL\u{200b}", json!("1"), "MKT", json!(null)),
+            order("AAPL\u{200b}", &json!("1"), "MKT", &json!(null)),
             "zero-width",
         ),
         ("get_quote", json!({"symbol": "ΑAPL"}), "lookalike quote"),
         // Numbers.
         (
             "stage_order",
-            order("AAPL", json!("NaN"), "LMT", json!("100")),
+            order("AAPL", &json!("NaN"), "LMT", &json!("100")),
             "NaN",
         ),
         (
             "stage_order",
-            order("AAPL", json!("inf"), "LMT", json!("100")),
+            order("AAPL", &json!("inf"), "LMT", &json!("100")),
             "inf",
         ),
         (
             "stage_order",
-            order("AAPL", json!("-Infinity"), "LMT", json!("100")),
+            order("AAPL", &json!("-Infinity"), "LMT", &json!("100")),
             "-Infinity",
         ),
         (
             "stage_order",
-            order("AAPL", json!(1e308), "LMT", json!("100")),
+            order("AAPL", &json!(1e308), "LMT", &json!("100")),
             "1e308",
         ),
         (
             "stage_order",
             order(
                 "AAPL",
-                json!("99999999999999999999999999999999"),
+                &json!("99999999999999999999999999999999"),
                 "LMT",
-                json!("100"),
+                &json!("100"),
             ),
             "huge",
         ),
@@ -195,15 +199,15 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
             "stage_order",
             order(
                 "AAPL",
-                json!("10"),
+                &json!("10"),
                 "LMT",
-                json!("0.00000000000000000000000000001"),
+                &json!("0.00000000000000000000000000001"),
             ),
             "tiny price",
         ),
         (
             "stage_order",
-            order("AAPL", json!("10"), "LMT", json!("-100")),
+            order("AAPL", &json!("10"), "LMT", &json!("-100")),
             "negative price",
         ),
         // Escape sequences and format characters.
@@ -253,9 +257,12 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
                 "rationale": "x"}),
             "ORDER_TYPE",
         ),
-        (order("TSLA", json!("1"), "LMT", json!("100")), "SYMBOL"),
-        (order("AAPL", json!("1"), "LMT", json!("150")), "COLLAR"),
-        (order("AAPL", json!("100000"), "LMT", json!("100.01")), "QUANTITY"),
+        (order("TSLA", &json!("1"), "LMT", &json!("100")), "SYMBOL"),
+        (order("AAPL", &json!("1"), "LMT", &json!("150")), "COLLAR"),
+        (
+            order("AAPL", &json!("100000"), "LMT", &json!("100.01")),
+            "QUANTITY",
+        ),
     ] {
         let answer = body(&call(&client, "stage_order", args).await);
         calls += 1;
@@ -279,7 +286,7 @@ async fn a_hostile_agent_gets_errors_never_a_bypass_and_every_call_is_journaled(
         &call(
             &client,
             "stage_order",
-            order("AAPL", json!("100"), "LMT", json!("100.01")),
+            order("AAPL", &json!("100"), "LMT", &json!("100.01")),
         )
         .await,
     );

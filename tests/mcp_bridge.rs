@@ -8,23 +8,18 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cockpit::agent::{self, AgentEvent, Levels};
-use cockpit::app::{AgentMsg, Engine, Msg};
 use cockpit::journal::{Reader, kinds};
-use common::{Recorder, quote_at, t0};
+use common::agents::{self, Rig};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation};
 use rmcp::service::{RoleClient, RunningService};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 /// Every wait in this file is bounded by this.
 const BOUND: Duration = Duration::from_secs(15);
@@ -37,67 +32,16 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 /// The gateway on a paper profile, answered by the engine; this process's uid is the configured
 /// `rebalancer`, and so is the bridge's (its child).
-struct Rig {
-    dir: PathBuf,
-    cancel: CancellationToken,
-    engine: tokio::task::JoinHandle<()>,
-}
-
 async fn rig(name: &str) -> Rig {
-    let dir = common::dir(&format!("mcp-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let uid = std::fs::metadata(&dir).unwrap().uid();
-    let mut config = common::config();
-    config
-        .agents
-        .iter_mut()
-        .find(|a| a.name == "rebalancer")
-        .unwrap()
-        .uid = uid;
-    let mut engine = Engine::start(
-        &dir,
-        config.profiles["paper"].clone(),
-        config.agents.clone(),
-        &config.hash,
-        Recorder::default(),
-        t0(),
-    )
+    agents::rig(&format!("mcp-{name}"), "paper", |c, uid| {
+        agents::as_agent(c, "rebalancer", uid);
+    })
     .await
-    .unwrap();
-    engine.broker().status = Some(engine.journal().status());
-    common::ready(&mut engine, t0()).await;
-    engine.handle(quote_at(t0()), t0()).await;
-    let (tx, mut rx) = mpsc::channel(64);
-    let (_levels_tx, levels) = watch::channel(Levels::of(engine.state()));
-    let cancel = CancellationToken::new();
-    agent::start(&dir, levels, tx, cancel.clone()).await.unwrap();
-    let stop = cancel.clone();
-    let engine = tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                () = stop.cancelled() => break,
-                e = rx.recv() => e,
-            };
-            match event {
-                Some(AgentEvent::Call(call)) => agent::serve(call, &mut engine, false, t0()).await,
-                Some(AgentEvent::Session { uid, label, open }) => {
-                    let msg = Msg::Agent(AgentMsg::Session { uid, label, open });
-                    engine.handle(msg, t0()).await;
-                }
-                None => break,
-            }
-        }
-    });
-    Rig { dir, cancel, engine }
 }
 
-impl Rig {
-    /// Stops the gateway and the engine, as a cockpit quitting does.
-    async fn stop(self) -> PathBuf {
-        self.cancel.cancel();
-        within("the engine stops", self.engine).await.unwrap();
-        self.dir
-    }
+/// Stops the gateway and the engine, as a cockpit quitting does; returns the state dir.
+async fn stop(rig: Rig) -> PathBuf {
+    within("the engine stops", rig.stop()).await.1
 }
 
 fn bridge_command(state_dir: &Path) -> Command {
@@ -190,7 +134,7 @@ async fn a_whole_session_goes_through_the_bridge_and_hanging_up_exits_0() {
     assert_eq!(code, Some(0), "{err}");
     assert!(err.is_empty(), "nothing to report: {err}");
     assert!(took < Duration::from_secs(5), "exited {took:?} after the hang-up");
-    let dir = rig.stop().await;
+    let dir = stop(rig).await;
     let calls: Vec<Value> = Reader::open(&dir)
         .unwrap()
         .records(1)
@@ -238,7 +182,7 @@ async fn a_reply_still_in_flight_when_stdin_ends_is_delivered_before_exit_0() {
     assert_eq!(replies.len(), 2, "{out}");
     assert_eq!(replies[1]["id"], 2, "{out}");
     assert!(replies[1]["result"]["content"][0]["text"].is_string(), "{out}");
-    std::fs::remove_dir_all(rig.stop().await).unwrap();
+    std::fs::remove_dir_all(stop(rig).await).unwrap();
 }
 
 #[tokio::test]
@@ -264,7 +208,7 @@ async fn without_a_cockpit_it_names_the_state_dir_and_exits_2_with_nothing_on_st
 async fn a_stale_socket_is_exit_2_saying_so() {
     let dir = common::dir("mcp-stale");
     std::fs::create_dir_all(&dir).unwrap();
-    let socket = agent::socket_path(&dir);
+    let socket = cockpit::agent::socket_path(&dir);
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists(), "the file stays, as after a killed cockpit");
     let out = run_bridge(&dir).await;
@@ -286,13 +230,13 @@ async fn a_cockpit_that_stops_ends_the_bridge_with_a_message() {
     // A request answered, so the session is past its handshake on the cockpit's side.
     within("list tools", client.list_all_tools()).await.unwrap();
     let stopped = Instant::now();
-    let dir = rig.stop().await;
+    let dir = stop(rig).await;
     // The client still holds the bridge's stdin open: only the cockpit's side has gone.
     let (code, err, took) = exit_of(child, stopped).await;
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("the cockpit closed the connection"), "{err}");
     assert!(
-        err.contains(&agent::socket_path(&dir).display().to_string()),
+        err.contains(&cockpit::agent::socket_path(&dir).display().to_string()),
         "{err}"
     );
     assert!(
