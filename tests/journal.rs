@@ -123,6 +123,25 @@ fn an_intact_journal_verifies_with_its_head() {
 }
 
 #[test]
+fn a_journal_killed_while_being_created_verifies_empty_and_opens() {
+    // What a cockpit killed between creating the file and its first commit leaves: an empty database.
+    let dir = TempDir::new("uninitialised");
+    std::fs::create_dir_all(journal::dir(dir.path())).expect("journal dir");
+    std::fs::write(journal::db_path(dir.path()), b"").expect("empty file");
+    let report = verify(dir.path()).expect("an empty journal is not a broken one");
+    assert_eq!((report.records, report.head_seq, report.checkpoint), (0, 0, None));
+    // With a HEAD that saw records, the same file is a truncation.
+    let full = fixture("uninitialised-head");
+    std::fs::copy(journal::head_path(full.path()), journal::head_path(dir.path())).expect("copy HEAD");
+    let err = verify(dir.path()).expect_err("records went missing");
+    assert!(matches!(err, VerifyError::Broken { .. }), "{err:?}");
+    std::fs::remove_file(journal::head_path(dir.path())).expect("remove HEAD");
+    // And the next start initialises it.
+    drop(Journal::open(dir.path()).expect("opens"));
+    assert_eq!(verify(dir.path()).expect("verifies").records, 0);
+}
+
+#[test]
 fn a_missing_journal_is_reported_as_missing() {
     let dir = TempDir::new("missing");
     let err = verify(dir.path()).expect_err("no journal");

@@ -94,6 +94,20 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, JournalError> {
     Ok(conn)
 }
 
+/// Whether the file at `path` is a database nothing was ever committed to: no application id, no schema
+/// version, no table. A cockpit killed while creating its journal leaves one; it holds no record, and the
+/// next start initialises it.
+pub(crate) fn is_uninitialised(path: &Path) -> bool {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let Ok(conn) = Connection::open_with_flags(path, flags) else {
+        return false;
+    };
+    let read = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0)).ok();
+    read("PRAGMA application_id") == Some(0)
+        && read("PRAGMA user_version") == Some(0)
+        && read("SELECT count(*) FROM sqlite_schema") == Some(0)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // The file may have been edited by someone else: run no functions its schema names.

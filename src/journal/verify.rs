@@ -86,6 +86,27 @@ pub fn verify(state_dir: &Path) -> Result<VerifyReport, VerifyError> {
             None => VerifyError::Missing { path },
         });
     }
+    if super::schema::is_uninitialised(&path) {
+        // Killed while creating the journal: nothing was committed. Unless HEAD says otherwise.
+        if let Some(head) = head.filter(|h| h.seq > 0) {
+            return Err(VerifyError::Broken {
+                path,
+                brk: Break {
+                    seq: 1,
+                    problem: Problem::Truncated {
+                        head: head.seq,
+                        last: 0,
+                    },
+                },
+            });
+        }
+        return Ok(VerifyReport {
+            records: 0,
+            head_seq: 0,
+            head_hash: Appended::GENESIS.hash_hex(),
+            checkpoint: None,
+        });
+    }
     let conn = open_reader(&path).map_err(|e| damaged(&path, e))?;
     let snapshot = conn
         .unchecked_transaction()
