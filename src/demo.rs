@@ -1,8 +1,11 @@
 //! `cockpit demo`: everything embedded. Two simulated gateways on loopback ephemeral ports — a paper `DU…`
 //! account and a simulated live `U…` account, labelled `LIVE (SIM)` everywhere — the example config's
 //! profiles and policy pointed at them with a 24×7 session window (so the demo works at night and at
-//! weekends; the header says so), and a temporary state dir unless `--state-dir` names one.
+//! weekends; the header says so), and a temporary state dir unless `--state-dir` names one. One demo agent
+//! ([`crate::agent::demo`]) runs in the cockpit's own process and talks to the agent gateway over its socket;
+//! the config maps the cockpit's own uid to the configured agent [`DEMO_AGENT`].
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -18,6 +21,9 @@ pub const PAPER_LEDGER: &str = "sim-paper-ledger.jsonl";
 pub const LIVE_LEDGER: &str = "sim-live-ledger.jsonl";
 /// The live banner in the demo.
 pub const LIVE_SIM: &str = "LIVE (SIM)";
+/// The configured agent the demo agent runs as: the example's `rebalancer`, whose own level is execute, so
+/// that on the dry-run profile (which grants execute) the demo shows `submit_order` as well as staging.
+pub const DEMO_AGENT: &str = "rebalancer";
 
 /// Why the demo could not start.
 #[derive(Debug, Error)]
@@ -51,8 +57,12 @@ pub struct Demo {
     pub state_dir: PathBuf,
 }
 
-/// The config for gateways on these ports: the example's profiles, always open.
-pub fn config(paper_port: u16, live_port: u16) -> Result<Config, DemoError> {
+/// The config for gateways on these ports: the example's profiles, always open, with the agent
+/// [`DEMO_AGENT`] mapped to `agent_uid` — the cockpit's own uid, since the demo agent runs in its process.
+/// Should another configured agent already have that uid, the two swap uids: one uid names one agent.
+/// `allow_same_uid_agents` stays as the example has it (false), so the `LIVE (SIM)` profile refuses the
+/// demo agent exactly as a live profile would; the agent says so on the other profiles.
+pub fn config(paper_port: u16, live_port: u16, agent_uid: u32) -> Result<Config, DemoError> {
     let mut config = Config::parse(EXAMPLE_CONFIG, Path::new("config.example.toml (demo)"))
         .map_err(|e| DemoError::Config(e.to_string()))?;
     for profile in config.profiles.values_mut() {
@@ -63,8 +73,36 @@ pub fn config(paper_port: u16, live_port: u16) -> Result<Config, DemoError> {
         };
         profile.policy.session.always_open = true;
     }
+    let Some(mine) = config.agents.iter().position(|a| a.name == DEMO_AGENT) else {
+        return Err(DemoError::Config(format!("no agent named {DEMO_AGENT}")));
+    };
+    let old_uid = config.agents[mine].uid;
+    for agent in &mut config.agents {
+        if agent.uid == agent_uid {
+            agent.uid = old_uid;
+        }
+    }
+    config.agents[mine].uid = agent_uid;
     config.hash = format!("demo:{}", config.hash);
     Ok(config)
+}
+
+/// The demo agent for `demo`, seeded with `seed` and paced for a human; it stages at most its configured
+/// `max_proposals_per_day` in a run.
+#[must_use]
+pub fn agent(demo: &Demo, seed: u64) -> crate::agent::demo::DemoAgent {
+    let max_stages = demo
+        .config
+        .agents
+        .iter()
+        .find(|a| a.name == DEMO_AGENT)
+        .map_or(0, |a| a.max_proposals_per_day);
+    crate::agent::demo::DemoAgent {
+        state_dir: demo.state_dir.clone(),
+        seed,
+        pace: crate::agent::demo::Pace::HUMAN,
+        max_stages,
+    }
 }
 
 /// The demo account's positions: instruments of the example's allowlist, so every one is quoted.
@@ -121,7 +159,14 @@ pub async fn start(seed: u64, state_dir: Option<&Path>) -> Result<Demo, DemoErro
         },
     )
     .await?;
-    let config = config(paper.addr().port(), live.addr().port())?;
+    // The state dir was made (or named) by this process's user: its owner is the uid the gateway sees.
+    let uid = std::fs::metadata(&state_dir)
+        .map_err(|source| DemoError::StateDir {
+            dir: state_dir.clone(),
+            source,
+        })?
+        .uid();
+    let config = config(paper.addr().port(), live.addr().port(), uid)?;
     Ok(Demo {
         paper,
         live,
@@ -137,11 +182,24 @@ mod tests {
 
     #[test]
     fn the_demo_config_points_every_profile_at_a_simulator_and_never_closes() {
-        let config = config(40_002, 40_001).unwrap();
+        let config = config(40_002, 40_001, 4242).unwrap();
         assert_eq!(config.profiles["paper"].port, 40_002);
         assert_eq!(config.profiles["live"].port, 40_001);
         assert!(config.profiles.values().all(|p| p.policy.session.always_open));
         assert!(config.profiles.values().all(|p| p.host == "127.0.0.1"));
         assert_eq!(config.default_profile, "paper");
+    }
+
+    #[test]
+    fn the_demo_agent_gets_the_cockpits_uid_and_no_two_agents_share_one() {
+        let config = config(1, 2, 4242).unwrap();
+        let uid = |name: &str| config.agents.iter().find(|a| a.name == name).unwrap().uid;
+        assert_eq!(uid(DEMO_AGENT), 4242);
+        assert_eq!(uid("momentum"), 1001);
+        assert!(!config.allow_same_uid_agents, "the live refusal stays");
+        // The cockpit running as momentum's uid: momentum takes the demo agent's old uid.
+        let config = super::config(1, 2, 1001).unwrap();
+        let uid = |name: &str| config.agents.iter().find(|a| a.name == name).unwrap().uid;
+        assert_eq!((uid(DEMO_AGENT), uid("momentum")), (1001, 1002));
     }
 }

@@ -2,13 +2,19 @@
 //! keystrokes, its screen read back through a `vt100` parser (issue #6).
 //!
 //! `a_trader_order_is_staged_approved_filled_and_the_terminal_restored` (120×36) waits for the header to
-//! say `ready` and the Positions pane to list AAPL 200 (the broker connection reconciled), writes a ticket
-//! with `n` (BUY 10 AAPL LMT at the last price + 1 %, inside the 5 % collar; notional ≈ 2,300, under the
-//! 5,000 threshold, so the tier is Confirm), approves it with `a` then `y`, and sees the fill twice: AAPL 210
-//! in Positions and a `place` entry (AAPL BUY 10, `order_ref` `ck-…`, accepted) in the paper simulator's
-//! ledger file. Then `q` (and `y` if asked) must end the process with status 0. The app discards keys that
-//! arrive within 300 ms after the selection changed under the trader (a new row appearing is such a change),
-//! so `a` waits until the row's own age column says the order has been on screen for a second.
+//! say `ready`, the Positions pane to list AAPL 200 (the broker connection reconciled) and the Agents pane
+//! to show the demo agent's status (it runs in the demo and reaches the gateway over the socket), writes a
+//! ticket with `n` (BUY 10 AAPL LMT at the last price + 1 %, inside the 5 % collar; notional ≈ 2,300, under
+//! the 5,000 threshold, so the tier is Confirm), approves it with `a` then `y`, and sees the fill twice:
+//! AAPL 210 in Positions and a `place` entry (AAPL BUY 10, `order_ref` `ck-…`, accepted) in the paper
+//! simulator's ledger file. Then `q` (and `y` if asked) must end the process with status 0. The demo agent
+//! stages orders of its own, so the trader's order is found by its row (by `trader`, BUY 10 AAPL at its
+//! limit), whatever its id, and the selection is moved onto it with `j`/`k`; the Confirm dialog must name
+//! that proposal. The app discards keys that arrive within 300 ms after the selection changed under the
+//! trader, so `a` waits until the row's own age column says the order has been on screen for a second. (The
+//! agent's first order comes about 12 s after it connects and then one every 20 s, withdrawing at most one
+//! each time: the trader's typing, which takes a second or two here, does not race the first one taking the
+//! empty selection, and within the first minute the trader's selected row never leaves the list under it.)
 //!
 //! `sigterm_restores_the_terminal` (80×24) waits for every pane to be drawn, sends SIGTERM and requires
 //! the process to exit within a bound.
@@ -271,6 +277,44 @@ fn selected_age_secs(screen: &str) -> Option<u64> {
     age.parse().ok()
 }
 
+/// The rows of the Staged Orders pane: whether selected (`›`), and the cells (`#id by side qty sym type
+/// price …`).
+fn staged_rows(screen: &str) -> Vec<(bool, Vec<String>)> {
+    let mut lines = screen.lines().skip_while(|l| !l.contains("Staged Orders"));
+    lines.next();
+    lines
+        .take_while(|l| !l.starts_with('╰'))
+        .filter_map(|l| l.split('│').nth(1))
+        .filter(|cell| cell.trim_start_matches('›').trim_start().starts_with('#'))
+        .map(|cell| {
+            let selected = cell.starts_with('›');
+            let cells = cell
+                .trim_start_matches('›')
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            (selected, cells)
+        })
+        .collect()
+}
+
+/// The id (`#n`) of the trader's own BUY 10 AAPL LMT at `limit`, if listed.
+fn trader_order(screen: &str, limit: &str) -> Option<String> {
+    staged_rows(screen)
+        .into_iter()
+        .map(|(_, cells)| cells)
+        .find(|c| c.len() > 6 && c[1] == "trader" && c[2..7] == ["BUY", "10", "AAPL", "LMT", limit])
+        .map(|c| c[0].clone())
+}
+
+/// The id (`#n`) of the selected staged order, if any.
+fn selected_order(screen: &str) -> Option<String> {
+    staged_rows(screen)
+        .into_iter()
+        .find(|(selected, _)| *selected)
+        .and_then(|(_, cells)| cells.first().cloned())
+}
+
 /// Positions lists `symbol` with quantity `qty`.
 fn holds(screen: &str, symbol: &str, qty: &str) -> bool {
     position_row(screen, symbol).is_some_and(|cells| cells.get(1).is_some_and(|q| q == qty))
@@ -280,11 +324,13 @@ fn holds(screen: &str, symbol: &str, qty: &str) -> bool {
 fn a_trader_order_is_staged_approved_filled_and_the_terminal_restored() {
     let mut demo = Demo::start("fill", 36, 120);
     let screen = demo.wait_for(
-        "the header to say ready and Positions to list AAPL 200 with a price",
+        "the header to say ready, Positions to list AAPL 200 with a price, and the demo agent's status",
         |s| {
             header_ready(s)
                 && holds(s, "AAPL", "200")
                 && position_cell(s, "AAPL", "last").is_some_and(|l| l.parse::<f64>().is_ok())
+                && s.lines().any(|l| l.contains("rebalancer") && l.contains(" on ♥"))
+                && s.contains("mean-reversion")
         },
     );
     #[cfg(target_os = "linux")]
@@ -303,17 +349,38 @@ fn a_trader_order_is_staged_approved_filled_and_the_terminal_restored() {
         s.contains(&format!("limit price: {limit}")) && s.contains("approval Confirm")
     });
     demo.send("\r");
-    demo.wait_for("order #1 staged, awaiting approval", |s| {
-        s.contains("›#1") && s.contains("awaiting approval")
-    });
-    // The new row took the selection under the trader, and the app discards keys arriving within 300 ms of
-    // that. Rather than sleep, wait until the row's own clock says the order has been shown for a second.
-    demo.wait_for("order #1 shown for at least a second", |s| {
-        selected_age_secs(s).is_some_and(|age| age >= 1)
-    });
+    let screen = demo.wait_for("the trader's order staged", |s| trader_order(s, &limit).is_some());
+    let id = trader_order(&screen, &limit).unwrap();
+    // The demo agent's orders may be listed too, and the selection on one of them: move it onto ours, one
+    // key at a time, each seen to land (bounded: at most one key per row, plus spares).
+    for _ in 0..12 {
+        let screen = demo.contents();
+        let rows = staged_rows(&screen);
+        let ours = rows.iter().position(|(_, cells)| cells[0] == id);
+        let selected = rows.iter().position(|(selected, _)| *selected);
+        let (Some(ours), Some(selected)) = (ours, selected) else {
+            panic!("no selection or no {id} in the Staged Orders pane:\n{screen}");
+        };
+        if ours == selected {
+            break;
+        }
+        let before = selected_order(&screen);
+        demo.send(if ours > selected { "j" } else { "k" });
+        demo.wait_for("the selection to move", |s| selected_order(s) != before);
+    }
+    // A change under the trader makes the app discard keys for 300 ms. Rather than sleep, wait until the
+    // row's own clock says the order has been shown for a second.
+    demo.wait_for(
+        "the trader's order selected and shown for at least a second",
+        |s| {
+            selected_order(s).as_deref() == Some(id.as_str())
+                && selected_age_secs(s).is_some_and(|age| age >= 1)
+        },
+    );
     demo.send("a");
-    demo.wait_for("the Confirm dialog", |s| {
-        s.contains("Confirm order") && s.contains("BUY 10 AAPL LMT")
+    let proposal = format!("Proposal {id} ");
+    demo.wait_for("the Confirm dialog of the trader's order", |s| {
+        s.contains("Confirm order") && s.contains("BUY 10 AAPL LMT") && s.contains(&proposal)
     });
     demo.send("y");
     let screen = demo.wait_for("AAPL 210 in Positions", |s| holds(s, "AAPL", "210"));

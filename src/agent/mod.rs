@@ -7,6 +7,7 @@
 mod answer;
 pub mod args;
 pub mod bridge;
+pub mod demo;
 pub mod tools;
 
 use std::collections::HashMap;

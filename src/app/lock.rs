@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+/// The lock file's name in the state dir.
+pub const LOCK_FILE: &str = "lock";
+
 /// Exit code when another cockpit holds the state dir.
 pub const EXIT_LOCKED: u8 = 2;
 
@@ -41,7 +44,7 @@ pub enum LockError {
 impl StateLock {
     /// Takes `STATE/lock` and writes this process's pid into it.
     pub fn acquire(state_dir: &Path) -> Result<Self, LockError> {
-        let path = state_dir.join("lock");
+        let path = state_dir.join(LOCK_FILE);
         let io = |source| LockError::Io {
             path: path.clone(),
             source,

@@ -16,7 +16,7 @@ mod update;
 pub use agents::{AgentMsg, AgentView, DEFAULT_HEARTBEAT_SECS, Recommendation};
 pub use engine::{BrokerPort, Engine, EngineError, SYNC_DEADLINE, failpoint};
 pub use lifecycle::{End, LifecycleError, Stage, Step, next};
-pub use lock::{EXIT_LOCKED, LockError, StateLock};
+pub use lock::{EXIT_LOCKED, LOCK_FILE, LockError, StateLock};
 pub use msg::{
     BrokerEvent, BrokerPosition, Connection, Effect, GLOBAL_CANCEL_READ_BACK, JournalRecord, Msg, PlaceOrder,
     Source,
