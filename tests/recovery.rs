@@ -347,3 +347,46 @@ async fn a_position_mismatch_holds_trading_down_across_a_restart_until_the_trade
     e.stop().await.unwrap();
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Agent 1001 stages `BUY 1 AAPL LMT 100.01`.
+async fn stage(e: &mut EngineR) {
+    let msg = Msg::Propose {
+        source: cockpit::app::Source::Agent { uid: 1001 },
+        ticket: common::ticket("1"),
+        note: String::new(),
+    };
+    e.handle(msg, t0()).await;
+}
+
+#[tokio::test]
+async fn an_agents_proposals_of_the_day_are_counted_across_a_restart() {
+    let d = dir("recover-agent-day");
+    let mut e = engine(&d).await;
+    let limit = e
+        .state()
+        .agents
+        .iter()
+        .find(|a| a.uid == 1001)
+        .unwrap()
+        .max_proposals_per_day;
+    for _ in 0..limit - 1 {
+        stage(&mut e).await;
+    }
+    // A re-check writes another verdict for the same proposal: it must not count twice.
+    confirm(&mut e, ProposalId(1)).await;
+    e.stop().await.unwrap();
+    let mut e = start(&d, t0()).await;
+    ready(&mut e, t0()).await;
+    let name = e.state().agent_identity(1001).0;
+    assert_eq!(e.state().agent_proposals_today.get(&name), Some(&(limit - 1)));
+    stage(&mut e).await;
+    let before = e.state().proposals.len();
+    stage(&mut e).await;
+    assert_eq!(
+        e.state().proposals.len(),
+        before,
+        "the one past the limit is refused after the restart too"
+    );
+    e.stop().await.unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+}

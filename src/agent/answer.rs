@@ -115,6 +115,7 @@ async fn respond<B: BrokerPort + std::fmt::Debug>(
         "stage_order" => {
             let (ticket, rationale) = ticket(&mut args, state)?;
             args.finish()?;
+            let before = state.proposals.keys().next_back().copied();
             engine
                 .handle(
                     Msg::Propose {
@@ -125,13 +126,14 @@ async fn respond<B: BrokerPort + std::fmt::Debug>(
                     now,
                 )
                 .await;
-            let p = engine
-                .state()
-                .proposals
-                .values()
-                .next_back()
-                .ok_or("the proposal was not recorded")?;
-            Ok(verdict(p))
+            let state = engine.state();
+            match state.proposals.values().next_back() {
+                Some(p) if Some(p.id) != before => Ok(verdict(p)),
+                _ => Err(state
+                    .last_proposal_refusal
+                    .clone()
+                    .unwrap_or_else(|| "the proposal was not staged".to_owned())),
+            }
         }
         "recommend" => {
             let text = args.text("text")?;

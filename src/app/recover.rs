@@ -86,11 +86,41 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each agent's orders staged today on this profile and gateway (`max_proposals_per_day`), by their first
+/// verdict: re-checks and edits write verdicts too, and must not count again.
+fn count_agent_proposals(state: &mut State, records: &[Record], now: DateTime<Utc>) {
+    let gateway = format!("{}:{}", state.profile.host, state.profile.port);
+    let tz = state.profile.policy.session.timezone;
+    let today = now.with_timezone(&tz).date_naive();
+    let mut first_verdicts: BTreeSet<u64> = BTreeSet::new();
+    for r in records.iter().filter(|r| r.kind == kinds::VERDICT) {
+        let Some(id) = r.data.get("proposal").and_then(Value::as_u64) else {
+            continue;
+        };
+        if !first_verdicts.insert(id)
+            || r.envelope.profile != state.profile.name
+            || r.envelope.gateway != gateway
+            || r.at.with_timezone(&tz).date_naive() != today
+        {
+            continue;
+        }
+        if let Some(name) = r.data["requester"].as_str().filter(|n| *n != "trader") {
+            *state.agent_proposals_today.entry(name.to_owned()).or_insert(0) += 1;
+        }
+    }
+}
+
 /// Human (or clock) actions that end a pending staged order.
 const ENDING_ACTIONS: [&str; 4] = ["reject", "withdraw", "expire", "void"];
 
 /// Replays `records` (the whole journal, in seq order) into `state`, as of `now`.
 pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>) {
+    replay(state, records, now);
+    count_agent_proposals(state, records, now);
+}
+
+/// The replay itself: proposals, trading state, counters and windows, ids.
+fn replay(state: &mut State, records: &[Record], now: DateTime<Utc>) {
     let gateway = format!("{}:{}", state.profile.host, state.profile.port);
     let tz = state.profile.policy.session.timezone;
     let today = now.with_timezone(&tz).date_naive();
@@ -170,7 +200,6 @@ pub(super) fn recover(state: &mut State, records: &[Record], now: DateTime<Utc>)
             _ => {}
         }
     }
-
     // Today's counters and the look-back windows, from every intent not known to be unsent.
     let keep = Duration::seconds(i64::from(state.profile.policy.duplicate_window_secs.max(60)));
     let window = Duration::seconds(i64::from(state.profile.policy.agent_budget_window_secs));

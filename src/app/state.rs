@@ -164,6 +164,10 @@ pub struct State {
     pub recommendations: super::agents::Recommendations,
     /// A heartbeat older than this (seconds) is alerted (`alerts.agent_heartbeat_secs`).
     pub heartbeat_secs: u32,
+    /// Orders each agent (by name) staged today, exchange time (`max_proposals_per_day`).
+    pub agent_proposals_today: BTreeMap<String, u32>,
+    /// Why the last proposal was refused before it was staged (an agent past its daily proposals).
+    pub last_proposal_refusal: Option<String>,
     /// Why the last approval was refused, for the screen (cleared at every approval).
     pub last_refusal: Option<(ProposalId, String)>,
     /// A reconciliation mismatch about orders (`BrokerEvent::Mismatch`) not yet followed by a clean
@@ -211,6 +215,8 @@ impl State {
             order_id_high_water: None,
             reject_streak: 0,
             last_refusal: None,
+            agent_proposals_today: BTreeMap::new(),
+            last_proposal_refusal: None,
             agent_views: BTreeMap::new(),
             recommendations: super::agents::Recommendations::new(),
             heartbeat_secs: super::agents::DEFAULT_HEARTBEAT_SECS,

@@ -1296,3 +1296,55 @@ fn a_late_heartbeat_is_alerted_once_and_an_agent_alert_never_moves_the_trading_s
     s.update(Msg::Tick, t0() + Duration::seconds(999));
     assert_eq!(late(&s), 1);
 }
+
+#[test]
+fn an_agent_past_its_proposals_of_the_day_is_refused_until_the_next_day() {
+    let mut s = state("paper");
+    s.agents
+        .iter_mut()
+        .find(|a| a.uid == 1001)
+        .unwrap()
+        .max_proposals_per_day = 2;
+    for _ in 0..2 {
+        propose(
+            &mut s,
+            Source::Agent { uid: 1001 },
+            ticket(Side::Buy, "1", "100.01"),
+        );
+    }
+    assert_eq!(s.proposals.len(), 2);
+    let fx = s.update(
+        Msg::Propose {
+            source: Source::Agent { uid: 1001 },
+            ticket: ticket(Side::Buy, "1", "100.01"),
+            note: String::new(),
+        },
+        t0(),
+    );
+    assert_eq!(kinds(&fx), ["proposal_refused!"]);
+    assert_eq!(s.proposals.len(), 2);
+    assert!(
+        s.last_proposal_refusal
+            .as_deref()
+            .unwrap()
+            .contains("max_proposals_per_day of 2")
+    );
+    // The trader and other agents are not affected; the next exchange day starts afresh.
+    propose(
+        &mut s,
+        Source::Agent { uid: 1002 },
+        ticket(Side::Buy, "1", "100.01"),
+    );
+    assert_eq!(s.proposals.len(), 3);
+    let tomorrow = t0() + Duration::days(1);
+    quote(&mut s, tomorrow);
+    s.update(
+        Msg::Propose {
+            source: Source::Agent { uid: 1001 },
+            ticket: ticket(Side::Buy, "1", "100.01"),
+            note: String::new(),
+        },
+        tomorrow,
+    );
+    assert_eq!(s.proposals.len(), 4);
+}

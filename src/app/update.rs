@@ -178,6 +178,29 @@ impl State {
         fx: &mut Vec<Effect>,
     ) {
         let (requester, agent_uid) = self.requester(source);
+        self.last_proposal_refusal = None;
+        if let (Requester::Agent { name, .. }, Some(uid)) = (&requester, agent_uid) {
+            // max_proposals_per_day: a configured agent's staged orders per exchange-time day.
+            let limit = self
+                .agents
+                .iter()
+                .find(|a| a.uid == uid)
+                .map(|a| a.max_proposals_per_day);
+            let staged = self.agent_proposals_today.get(name).copied().unwrap_or(0);
+            if let Some(limit) = limit.filter(|l| staged >= *l) {
+                let why = format!(
+                    "{name} has staged {staged} orders today, its max_proposals_per_day of {limit}; more are refused until tomorrow"
+                );
+                fx.push(record(
+                    kinds::PROPOSAL_REFUSED,
+                    json!({"reason": why, "ticket": ticket_json(&ticket)}),
+                    true,
+                ));
+                self.last_proposal_refusal = Some(why);
+                return;
+            }
+            *self.agent_proposals_today.entry(name.clone()).or_insert(0) += 1;
+        }
         let id = ProposalId(self.next_proposal);
         self.next_proposal += 1;
         let staged_mid = self
@@ -547,6 +570,7 @@ impl State {
         if self.counters_day != Some(today) {
             if self.counters_day.is_some() {
                 self.counters = policy::DailyCounters::default();
+                self.agent_proposals_today.clear();
             }
             self.counters_day = Some(today);
         }
