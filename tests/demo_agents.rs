@@ -21,20 +21,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cockpit::agent::demo::{self as demo_agent, DemoAgent, MAX_PENDING, Pace, Report, STRATEGY};
-use cockpit::agent::{self, AgentEvent, Levels};
+use cockpit::app::Stage;
 use cockpit::app::shell::{self, Setup};
-use cockpit::app::{AgentMsg, BrokerEvent, Engine, Msg, Stage};
 use cockpit::config::Config;
-use cockpit::domain::{Price, Quote};
 use cockpit::journal::{Reader, Record, kinds};
 use cockpit::sim::EntryKind;
 use cockpit::ui::Theme;
-use common::{Recorder, t0};
+use common::agents::{self, Rig};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 
@@ -125,103 +123,19 @@ fn as_demo_agent(config: &mut Config, uid: u32) {
     agent.max_calls_per_minute = 1_000_000;
 }
 
-/// The engine answering the gateway on `profile`, every allowed symbol quoted at `t0` (the engine's clock).
-struct Rig {
-    dir: PathBuf,
-    uid: u32,
-    cancel: CancellationToken,
-    engine: tokio::task::JoinHandle<Engine<Recorder>>,
-}
-
+/// The engine answering the gateway on `profile` (the shared rig: every allowed symbol quoted at `t0`, the
+/// engine's clock), with the demo's agent this process.
 async fn rig(name: &str, profile: &str) -> Rig {
-    let dir = common::dir(&format!("demo-agents-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let uid = std::fs::metadata(&dir).unwrap().uid();
-    let mut config = common::config();
-    as_demo_agent(&mut config, uid);
-    let profile = config.profiles[profile].clone();
-    let symbols = profile.policy.symbols.clone();
-    let mut engine = Engine::start(
-        &dir,
-        profile,
-        config.agents.clone(),
-        &config.hash,
-        Recorder::default(),
-        t0(),
-    )
-    .await
-    .unwrap();
-    engine.broker().status = Some(engine.journal().status());
-    common::ready(&mut engine, t0()).await;
-    for (instrument, mid) in symbols.into_iter().zip([100_i64, 400, 600]) {
-        let at = |cents: i64| Some(Price::new(rust_decimal::Decimal::new(cents, 2)).unwrap());
-        let quote = Quote {
-            bid: at(mid * 100),
-            ask: at(mid * 100 + 2),
-            last: None,
-            bid_size: None,
-            ask_size: None,
-            volume: None,
-            received_at: t0(),
-        };
-        engine
-            .handle(Msg::Broker(BrokerEvent::Quote { instrument, quote }), t0())
-            .await;
-    }
-    let (tx, mut rx) = mpsc::channel(64);
-    let (_levels_tx, levels) = watch::channel(Levels::of(engine.state()));
-    let cancel = CancellationToken::new();
-    agent::start(&dir, levels, tx, cancel.clone()).await.unwrap();
-    let allow_same_uid = config.allow_same_uid_agents;
-    let stop = cancel.clone();
-    let engine = tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                () = stop.cancelled() => break,
-                e = rx.recv() => e,
-            };
-            match event {
-                Some(AgentEvent::Call(call)) => agent::serve(call, &mut engine, allow_same_uid, t0()).await,
-                Some(AgentEvent::Session {
-                    uid,
-                    label,
-                    same_uid,
-                    open,
-                }) => {
-                    let msg = Msg::Agent(AgentMsg::Session {
-                        uid,
-                        label,
-                        same_uid,
-                        open,
-                    });
-                    engine.handle(msg, t0()).await;
-                }
-                None => break,
-            }
-        }
-        engine
-    });
-    Rig {
-        dir,
-        uid,
-        cancel,
-        engine,
-    }
+    agents::rig(&format!("demo-{name}"), profile, as_demo_agent).await
 }
 
-impl Rig {
-    fn agent(&self, seed: u64) -> DemoAgent {
-        DemoAgent {
-            state_dir: self.dir.clone(),
-            seed,
-            pace: FAST,
-            max_stages: 50,
-        }
-    }
-
-    async fn stop(self) -> Engine<Recorder> {
-        self.cancel.cancel();
-        self.engine.await.unwrap()
+/// The demo agent for `rig`'s state dir, at a fast pace.
+fn agent(rig: &Rig, seed: u64) -> DemoAgent {
+    DemoAgent {
+        state_dir: rig.dir.clone(),
+        seed,
+        pace: FAST,
+        max_stages: 50,
     }
 }
 
@@ -229,7 +143,7 @@ impl Rig {
 async fn the_demo_agent_stages_inside_and_outside_the_policy_reports_and_is_journaled() {
     let rig = rig("paper", "paper").await;
     let cancel = CancellationToken::new();
-    let agent = demo_agent::spawn(rig.agent(7), cancel.clone());
+    let agent = demo_agent::spawn(agent(&rig, 7), cancel.clone());
     until(
         &rig.dir,
         "a stage the policy clears",
@@ -246,7 +160,7 @@ async fn the_demo_agent_stages_inside_and_outside_the_policy_reports_and_is_jour
     assert!(stopped_in < PROMPT);
     let dir = rig.dir.clone();
     let uid = rig.uid;
-    let mut engine = rig.stop().await;
+    let (mut engine, _) = rig.stop().await;
     assert!(
         engine.broker().placed.is_empty(),
         "a prepare-level agent sends nothing"
@@ -306,7 +220,7 @@ async fn the_demo_agent_stages_inside_and_outside_the_policy_reports_and_is_jour
 async fn on_the_live_profile_the_demo_agent_is_refused_once_then_stays_silent() {
     let rig = rig("live", "live").await;
     let cancel = CancellationToken::new();
-    let agent = demo_agent::spawn(rig.agent(7), cancel.clone());
+    let agent = demo_agent::spawn(agent(&rig, 7), cancel.clone());
     until(&rig.dir, "the refused first call", |rs| {
         rs.iter().any(|r| r.kind == kinds::TOOL_CALL)
     })
@@ -315,7 +229,7 @@ async fn on_the_live_profile_the_demo_agent_is_refused_once_then_stays_silent() 
     tokio::time::sleep(FAST.tick * 100).await;
     let (report, _) = stop(&cancel, agent).await;
     let dir = rig.dir.clone();
-    let engine = rig.stop().await;
+    let (engine, _) = rig.stop().await;
     let calls = tool_calls(&dir);
     assert_eq!(calls.len(), 1, "one refused call, then silence");
     assert_eq!(calls[0].data["tool"], "get_policy");

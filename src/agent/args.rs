@@ -59,7 +59,7 @@ impl<'a> Args<'a> {
                 text.chars().count()
             ));
         }
-        if let Some(c) = text.chars().find(|c| forbidden(*c)) {
+        if let Some(c) = text.chars().find(|c| crate::report::text::dangerous(*c)) {
             return Err(format!(
                 "{field}: contains the control or format character U+{:04X}; only printable text, newlines and tabs are accepted",
                 u32::from(c)
@@ -151,13 +151,6 @@ pub fn decimal(field: &str, text: &str) -> Result<Decimal, String> {
     }
     Decimal::from_str_exact(text)
         .map_err(|_| format!("{field}: '{text}' is not a number; write it like \"10\" or \"187.25\""))
-}
-
-fn forbidden(c: char) -> bool {
-    if c == '\n' || c == '\t' {
-        return false;
-    }
-    c.is_control() || crate::report::text::inert(&c.to_string()) != c.to_string()
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -28,7 +28,7 @@ use rmcp::{ServerHandler, ServiceExt};
 use serde_json::Value;
 use thiserror::Error;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -93,7 +93,8 @@ pub enum AgentEvent {
     },
 }
 
-/// The levels the gateway lists tools by; the shell publishes them for the profile in use.
+/// The levels and rates the gateway lists tools and limits calls by, fixed for the gateway's life (it is
+/// restarted with every profile).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Levels {
     /// An unknown uid's level.
@@ -156,7 +157,7 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 /// Binds `agent.sock` (0600) in `state_dir` and serves sessions until `cancel`.
 pub async fn start(
     state_dir: &Path,
-    levels: watch::Receiver<Levels>,
+    levels: Arc<Levels>,
     events: mpsc::Sender<AgentEvent>,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, GatewayError> {
@@ -191,7 +192,7 @@ pub async fn start(
             let handler = Session {
                 uid: cred.uid(),
                 same_uid: cred.uid() == own_uid,
-                levels: levels.clone(),
+                levels: Arc::clone(&levels),
                 events: events.clone(),
                 limiters: Arc::clone(&limiters),
             };
@@ -206,7 +207,7 @@ pub async fn start(
 struct Session {
     uid: u32,
     same_uid: bool,
-    levels: watch::Receiver<Levels>,
+    levels: Arc<Levels>,
     events: mpsc::Sender<AgentEvent>,
     limiters: Arc<Mutex<HashMap<u32, Arc<DefaultDirectRateLimiter>>>>,
 }
@@ -251,7 +252,6 @@ impl Session {
     fn allowed(&self) -> bool {
         let rate = self
             .levels
-            .borrow()
             .rates
             .get(&self.uid)
             .copied()
@@ -286,7 +286,7 @@ impl ServerHandler for Session {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let level = self.levels.borrow().level(self.uid);
+        let level = self.levels.level(self.uid);
         let tools = tools::TOOLS
             .iter()
             .filter(|t| t.level <= level)

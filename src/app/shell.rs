@@ -14,7 +14,7 @@ use crossterm::event::{Event, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use thiserror::Error;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_stream::{Stream, StreamExt};
@@ -108,7 +108,7 @@ impl Session {
         engine.configure_alerts(&setup.config.alerts);
         broker.resolve(InDoubt::all(engine.state()));
         let (agent_tx, agents) = mpsc::channel(256);
-        let (_levels_tx, levels) = watch::channel(agent::Levels::of(engine.state()));
+        let levels = std::sync::Arc::new(agent::Levels::of(engine.state()));
         let gateway = match agent::start(&setup.state_dir, levels, agent_tx, cancel.clone()).await {
             Ok(task) => Some(task),
             Err(e) => {

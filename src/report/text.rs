@@ -20,7 +20,10 @@ pub fn inert(text: &str) -> String {
     out
 }
 
-fn dangerous(c: char) -> bool {
+/// Whether `c` is made visible by [`inert`]: a control character other than newline and tab, or a format
+/// character. The agent gateway refuses text holding one.
+#[must_use]
+pub fn dangerous(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || is_format(c)
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, TableState, Wrap};
 use rust_decimal::Decimal;
@@ -214,7 +214,6 @@ pub fn card(frame: &mut Frame, area: Rect, view: &View) {
         return;
     };
     let lines = card_lines(p, view);
-    let _ = Style::default();
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(block),
         area,
@@ -468,9 +467,11 @@ pub fn alerts(frame: &mut Frame, area: Rect, view: &View) {
     let (s, t) = (view.state, view.theme);
     let tz = s.profile.policy.session.timezone;
     let unacked = s.alerts.iter().filter(|a| !a.acknowledged).count();
-    let rows: Vec<Row> = Screen::alert_rows(s)
+    // Newest first, the order of `Screen::alert_rows`.
+    let rows: Vec<Row> = s
+        .alerts
         .iter()
-        .filter_map(|id| s.alerts.iter().find(|a| a.id == *id))
+        .rev()
         .map(|a| {
             let (label, style) = match a.severity {
                 Severity::Critical => ("CRIT", t.critical),
@@ -504,7 +505,7 @@ pub fn alerts(frame: &mut Frame, area: Rect, view: &View) {
         state.select(
             view.screen
                 .alert
-                .and_then(|id| Screen::alert_rows(s).iter().position(|r| *r == id)),
+                .and_then(|id| s.alerts.iter().rev().position(|a| a.id == id)),
         );
     }
     let table = Table::new(rows, widths)

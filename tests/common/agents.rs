@@ -8,18 +8,20 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use cockpit::agent::{self, AgentEvent, Levels};
-use cockpit::app::{AgentMsg, Engine, Msg};
+use cockpit::app::{AgentMsg, BrokerEvent, Engine, Msg};
 use cockpit::config::Config;
+use cockpit::domain::{Price, Quote};
 use cockpit::journal::{Reader, kinds};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation};
 use rmcp::service::{RoleClient, RunningService};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::net::UnixStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Recorder, quote_at, t0};
+use super::{Recorder, t0};
 
 pub type Client = RunningService<RoleClient, ClientConfig>;
 
@@ -27,6 +29,8 @@ pub type Client = RunningService<RoleClient, ClientConfig>;
 /// process's uid (so the socket's peer is that agent).
 pub struct Rig {
     pub dir: PathBuf,
+    /// This process's uid: the agent's.
+    pub uid: u32,
     cancel: CancellationToken,
     engine: tokio::task::JoinHandle<Engine<Recorder>>,
 }
@@ -48,10 +52,26 @@ pub async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32))
     .await
     .unwrap();
     engine.broker().status = Some(engine.journal().status());
+    let symbols = engine.state().profile.policy.symbols.clone();
     super::ready(&mut engine, t0()).await;
-    engine.handle(quote_at(t0()), t0()).await;
+    // Every other allowlisted symbol quoted too (AAPL is by `ready`, at 100.00 / 100.02).
+    for (instrument, mid) in symbols.into_iter().zip([100_i64, 400, 600]).skip(1) {
+        let at = |cents: i64| Some(Price::new(Decimal::new(cents, 2)).unwrap());
+        let quote = Quote {
+            bid: at(mid * 100),
+            ask: at(mid * 100 + 2),
+            last: None,
+            bid_size: None,
+            ask_size: None,
+            volume: None,
+            received_at: t0(),
+        };
+        engine
+            .handle(Msg::Broker(BrokerEvent::Quote { instrument, quote }), t0())
+            .await;
+    }
     let (tx, mut rx) = mpsc::channel(64);
-    let (_levels_tx, levels) = watch::channel(Levels::of(engine.state()));
+    let levels = std::sync::Arc::new(Levels::of(engine.state()));
     let cancel = CancellationToken::new();
     agent::start(&dir, levels, tx, cancel.clone()).await.unwrap();
     let allow_same_uid = config.allow_same_uid_agents;
@@ -87,7 +107,12 @@ pub async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32))
         }
         engine
     });
-    Rig { dir, cancel, engine }
+    Rig {
+        dir,
+        uid,
+        cancel,
+        engine,
+    }
 }
 
 impl Rig {

@@ -8,9 +8,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::super::state::State;
-use crate::domain::{
-    AccountId, Instrument, OrderTicket, OrderType, Price, ProposalId, Quantity, Side, Symbol, Tif,
-};
+use crate::domain::{AccountId, OrderTicket, OrderType, Price, ProposalId, Quantity, Side, Symbol, Tif};
 use crate::policy::{self, Requester, Verdict};
 
 /// What the form makes.
@@ -331,8 +329,7 @@ impl Form {
                 }
                 found
             }
-            Err(e) if symbol_text.is_empty() => {
-                let _ = e;
+            Err(_) if symbol_text.is_empty() => {
                 named("symbol", "type a symbol, e.g. AAPL".into());
                 None
             }
@@ -392,7 +389,7 @@ impl Form {
             {
                 Ok(OrderTicket {
                     account,
-                    instrument: Instrument { ..instrument },
+                    instrument,
                     side,
                     quantity,
                     order_type,
