@@ -163,7 +163,7 @@ async fn a_restart_keeps_the_halt_and_the_order_id_high_water_but_no_approval() 
 async fn the_first_failed_journal_write_halts_trading_and_nothing_after_it_is_sent() {
     let d = dir("write-error");
     std::fs::create_dir_all(&d).unwrap();
-    let lock = cockpit::app::StateLock::acquire(&d).unwrap();
+    let lock = cockpit::app::StateLock::acquire(&d).await.unwrap();
     let mut journal = cockpit::journal::Journal::open(&d).unwrap();
     // A database that may grow by two pages: a full disk a few records in.
     let pages = journal.cap_pages(1).unwrap(); // SQLite keeps the current size: this reads it
@@ -375,7 +375,7 @@ async fn an_order_in_a_batch_leaves_only_after_everything_before_it_and_its_inte
 async fn a_failed_batch_commit_halts_and_the_cancels_in_the_batch_do_not_wait_for_it() {
     let d = dir("batch-error");
     std::fs::create_dir_all(&d).unwrap();
-    let lock = cockpit::app::StateLock::acquire(&d).unwrap();
+    let lock = cockpit::app::StateLock::acquire(&d).await.unwrap();
     let mut journal = cockpit::journal::Journal::open(&d).unwrap();
     let pages = journal.cap_pages(1).unwrap();
     // Room for the start, the connection and one order; not for 1,000 more records.

@@ -99,7 +99,7 @@ impl<B: BrokerPort + std::fmt::Debug> Engine<B> {
         broker: B,
         now: DateTime<Utc>,
     ) -> Result<Self, EngineError> {
-        let lock = StateLock::acquire(state_dir)?;
+        let lock = StateLock::acquire(state_dir).await?;
         let journal = Journal::open(state_dir)?;
         Self::start_with(
             lock,
