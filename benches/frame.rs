@@ -153,9 +153,19 @@ impl Rig {
     }
 }
 
+/// `cargo bench` passes `--bench`; under `cargo test` (a debug build) the percentile runs shrink to a smoke
+/// test: 5,000 debug frames would cost the quick tier minutes.
+fn frames() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        5_000
+    } else {
+        20
+    }
+}
+
 fn percentiles(name: &str, repaint: bool) {
     let mut rig = Rig::new();
-    let mut times: Vec<u128> = (0..5_000)
+    let mut times: Vec<u128> = (0..frames())
         .map(|_| {
             let start = Instant::now();
             rig.frame(repaint);

@@ -45,7 +45,12 @@ pub enum Command {
     Sim(SimArgs),
     /// MCP stdio bridge to a running cockpit's agent socket: configure an agent with
     /// `{"command": "cockpit", "args": ["mcp"]}`.
-    Mcp,
+    Mcp {
+        /// Connect to this configured agent's own socket (`STATE/agents/NAME.sock`, for an agent with
+        /// `own_socket = true`) instead of `STATE/agent.sock`.
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+    },
     /// Validate the config; print the effective profiles, agents and limits.
     CheckConfig,
     /// Journal maintenance.
@@ -126,7 +131,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
                 Err(e) => fail(err, &e),
             }
         }
-        Some(Command::Mcp) => mcp(cli.state_dir.as_deref(), err),
+        Some(Command::Mcp { agent }) => mcp(cli.state_dir.as_deref(), agent.as_deref(), err),
         Some(Command::CheckConfig) => check_config(cli.config.as_deref(), out, err),
         Some(Command::Journal {
             action: JournalCommand::Verify,
@@ -255,19 +260,33 @@ fn report(
 /// `std::process::exit`: tokio's read of stdin cannot be cancelled, so an ordinary return could hang on a
 /// host that keeps stdin open after the cockpit hung up. It writes the process's own stdout (the async
 /// copy needs tokio's handle, not `out`), and only the socket's bytes.
-fn mcp(flag: Option<&Path>, err: &mut dyn Write) -> ExitCode {
-    use crate::agent::{bridge, socket_path};
+fn mcp(flag: Option<&Path>, agent: Option<&str>, err: &mut dyn Write) -> ExitCode {
+    use crate::agent::bridge;
     let no_cockpit = |err: &mut dyn Write, message: &str| {
         let _ = writeln!(err, "cockpit mcp: {message}");
         ExitCode::from(bridge::EXIT_NO_COCKPIT)
     };
+    if let Some(name) = agent
+        && (name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        let _ = writeln!(
+            err,
+            "cockpit mcp: --agent '{}' is not an agent name with its own socket: expected letters, digits, '-' \
+             or '_', as configured with own_socket = true",
+            name.escape_debug()
+        );
+        return ExitCode::from(2);
+    }
     let state_dir = match paths::state_dir(flag, &ProcessEnv) {
         Ok(dir) => dir,
         Err(e) => return no_cockpit(err, &e.to_string()),
     };
-    match bridge::run(&state_dir) {
+    match bridge::run(&state_dir, agent) {
         Ok(outcome) => {
-            if let Some(message) = outcome.message(&socket_path(&state_dir)) {
+            if let Some(message) = outcome.message(&bridge::socket_for(&state_dir, agent)) {
                 let _ = writeln!(err, "cockpit mcp: {message}");
             }
             let _ = err.flush();

@@ -1,11 +1,11 @@
 //! `cockpit demo`: everything embedded. Two simulated gateways on loopback ephemeral ports — a paper `DU…`
 //! account and a simulated live `U…` account, labelled `LIVE (SIM)` everywhere — the example config's
 //! profiles and policy pointed at them with a 24×7 session window (so the demo works at night and at
-//! weekends; the header says so), and a temporary state dir unless `--state-dir` names one. One demo agent
-//! ([`crate::agent::demo`]) runs in the cockpit's own process and talks to the agent gateway over its socket;
-//! the config maps the cockpit's own uid to the configured agent [`DEMO_AGENT`].
+//! weekends; the header says so), and a temporary state dir unless `--state-dir` names one. Two demo agents
+//! ([`crate::agent::demo`]) run in the cockpit's own process and talk to the agent gateway over their own
+//! sockets (`own_socket`): the trader as the configured agent [`DEMO_AGENT`] and the watcher as
+//! [`WATCHER_AGENT`] (read level).
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -24,6 +24,8 @@ pub const LIVE_SIM: &str = "LIVE (SIM)";
 /// The configured agent the demo agent runs as: the example's `rebalancer`, whose own level is execute, so
 /// that on the dry-run profile (which grants execute) the demo shows `submit_order` as well as staging.
 pub const DEMO_AGENT: &str = "rebalancer";
+/// The configured agent the demo's watcher runs as: the example's read-level `watcher`.
+pub const WATCHER_AGENT: &str = "watcher";
 
 /// Why the demo could not start.
 #[derive(Debug, Error)]
@@ -57,12 +59,12 @@ pub struct Demo {
     pub state_dir: PathBuf,
 }
 
-/// The config for gateways on these ports: the example's profiles, always open, with the agent
-/// [`DEMO_AGENT`] mapped to `agent_uid` — the cockpit's own uid, since the demo agent runs in its process.
-/// Should another configured agent already have that uid, the two swap uids: one uid names one agent.
-/// `allow_same_uid_agents` stays as the example has it (false), so the `LIVE (SIM)` profile refuses the
-/// demo agent exactly as a live profile would; the agent says so on the other profiles.
-pub fn config(paper_port: u16, live_port: u16, agent_uid: u32) -> Result<Config, DemoError> {
+/// The config for gateways on these ports: the example's profiles, always open, with the demo's agents
+/// [`DEMO_AGENT`] and [`WATCHER_AGENT`] served on their own sockets (`own_socket`), which is how the demo's
+/// in-process agents — all under the cockpit's own uid — are told apart. `allow_same_uid_agents` stays as
+/// the example has it (false), so the `LIVE (SIM)` profile refuses the demo agents exactly as a live
+/// profile would; the trader says so on the other profiles.
+pub fn config(paper_port: u16, live_port: u16) -> Result<Config, DemoError> {
     let mut config = Config::parse(EXAMPLE_CONFIG, Path::new("config.example.toml (demo)"))
         .map_err(|e| DemoError::Config(e.to_string()))?;
     for profile in config.profiles.values_mut() {
@@ -73,36 +75,50 @@ pub fn config(paper_port: u16, live_port: u16, agent_uid: u32) -> Result<Config,
         };
         profile.policy.session.always_open = true;
     }
-    let Some(mine) = config.agents.iter().position(|a| a.name == DEMO_AGENT) else {
-        return Err(DemoError::Config(format!("no agent named {DEMO_AGENT}")));
-    };
-    let old_uid = config.agents[mine].uid;
-    for agent in &mut config.agents {
-        if agent.uid == agent_uid {
-            agent.uid = old_uid;
-        }
+    for name in [DEMO_AGENT, WATCHER_AGENT] {
+        let Some(agent) = config.agents.iter_mut().find(|a| a.name == name) else {
+            return Err(DemoError::Config(format!("no agent named {name}")));
+        };
+        agent.own_socket = true;
     }
-    config.agents[mine].uid = agent_uid;
     config.hash = format!("demo:{}", config.hash);
     Ok(config)
 }
 
-/// The demo agent for `demo`, seeded with `seed` and paced for a human; it stages at most its configured
-/// `max_proposals_per_day` in a run.
+/// The demo's agents for `demo`, seeded with `seed` and paced for a human: the trader (which stages at most
+/// its configured `max_proposals_per_day` in a run) and the watcher (a step every other trader's step).
 #[must_use]
-pub fn agent(demo: &Demo, seed: u64) -> crate::agent::demo::DemoAgent {
-    let max_stages = demo
-        .config
-        .agents
-        .iter()
-        .find(|a| a.name == DEMO_AGENT)
-        .map_or(0, |a| a.max_proposals_per_day);
-    crate::agent::demo::DemoAgent {
-        state_dir: demo.state_dir.clone(),
-        seed,
-        pace: crate::agent::demo::Pace::HUMAN,
-        max_stages,
-    }
+pub fn agents(demo: &Demo, seed: u64) -> Vec<crate::agent::demo::DemoAgent> {
+    use crate::agent::demo::{DemoAgent, Pace, Role};
+    let max_stages = |name: &str| {
+        demo.config
+            .agents
+            .iter()
+            .find(|a| a.name == name)
+            .map_or(0, |a| a.max_proposals_per_day)
+    };
+    let socket = |name: &str| crate::agent::own_socket_path(&demo.state_dir, name);
+    vec![
+        DemoAgent {
+            state_dir: demo.state_dir.clone(),
+            socket: socket(DEMO_AGENT),
+            role: Role::Trader,
+            seed,
+            pace: Pace::HUMAN,
+            max_stages: max_stages(DEMO_AGENT),
+        },
+        DemoAgent {
+            state_dir: demo.state_dir.clone(),
+            socket: socket(WATCHER_AGENT),
+            role: Role::Watcher,
+            seed: seed.wrapping_add(1),
+            pace: Pace {
+                tick: Pace::HUMAN.tick * 2,
+                ..Pace::HUMAN
+            },
+            max_stages: 0,
+        },
+    ]
 }
 
 /// The demo account's positions: instruments of the example's allowlist, so every one is quoted.
@@ -159,14 +175,7 @@ pub async fn start(seed: u64, state_dir: Option<&Path>) -> Result<Demo, DemoErro
         },
     )
     .await?;
-    // The state dir was made (or named) by this process's user: its owner is the uid the gateway sees.
-    let uid = std::fs::metadata(&state_dir)
-        .map_err(|source| DemoError::StateDir {
-            dir: state_dir.clone(),
-            source,
-        })?
-        .uid();
-    let config = config(paper.addr().port(), live.addr().port(), uid)?;
+    let config = config(paper.addr().port(), live.addr().port())?;
     Ok(Demo {
         paper,
         live,
@@ -182,7 +191,7 @@ mod tests {
 
     #[test]
     fn the_demo_config_points_every_profile_at_a_simulator_and_never_closes() {
-        let config = config(40_002, 40_001, 4242).unwrap();
+        let config = config(40_002, 40_001).unwrap();
         assert_eq!(config.profiles["paper"].port, 40_002);
         assert_eq!(config.profiles["live"].port, 40_001);
         assert!(config.profiles.values().all(|p| p.policy.session.always_open));
@@ -191,15 +200,12 @@ mod tests {
     }
 
     #[test]
-    fn the_demo_agent_gets_the_cockpits_uid_and_no_two_agents_share_one() {
-        let config = config(1, 2, 4242).unwrap();
-        let uid = |name: &str| config.agents.iter().find(|a| a.name == name).unwrap().uid;
-        assert_eq!(uid(DEMO_AGENT), 4242);
-        assert_eq!(uid("momentum"), 1001);
+    fn the_demo_agents_come_through_their_own_sockets_with_their_configured_levels() {
+        let config = config(1, 2).unwrap();
+        let agent = |name: &str| config.agents.iter().find(|a| a.name == name).unwrap();
+        assert!(agent(DEMO_AGENT).own_socket && agent(WATCHER_AGENT).own_socket);
+        assert_eq!(agent(WATCHER_AGENT).permission, crate::config::Permission::Read);
+        assert!(!agent("momentum").own_socket, "only the demo's agents");
         assert!(!config.allow_same_uid_agents, "the live refusal stays");
-        // The cockpit running as momentum's uid: momentum takes the demo agent's old uid.
-        let config = super::config(1, 2, 1001).unwrap();
-        let uid = |name: &str| config.agents.iter().find(|a| a.name == name).unwrap().uid;
-        assert_eq!((uid(DEMO_AGENT), uid("momentum")), (1001, 1002));
     }
 }

@@ -103,11 +103,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// How long quitting the demo waits for its agent to stop (it stops at once when cancelled; this bounds a
+/// How long quitting the demo waits for each of its agents to stop (it stops at once when cancelled; this bounds a
 /// defect).
 const AGENT_STOP: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// `cockpit demo`: both simulators, the demo config, the demo agent, the screen. Returns the state dir it used.
+/// `cockpit demo`: both simulators, the demo config, the demo agents, the screen. Returns the state dir it used.
 pub fn demo(seed: u64, state_dir: Option<&Path>, theme_flag: Option<&str>) -> Result<PathBuf, String> {
     let runtime = runtime()?;
     runtime.block_on(async {
@@ -117,10 +117,13 @@ pub fn demo(seed: u64, state_dir: Option<&Path>, theme_flag: Option<&str>) -> Re
         let _logs = crate::logging::init(&demo.state_dir, "cockpit.log")
             .map_err(|e| format!("cannot create logs under {}: {e}", demo.state_dir.display()))?;
         let theme = theme(theme_flag, &demo.config)?;
-        // The demo agent connects once the screen's session has bound the socket (it retries until then)
-        // and stops when the screen is gone.
+        // The demo agents connect once the screen's session has bound their sockets (they retry until then)
+        // and stop when the screen is gone.
         let agents = CancellationToken::new();
-        let agent = crate::agent::demo::spawn(crate::demo::agent(&demo, seed), agents.clone());
+        let running: Vec<_> = crate::demo::agents(&demo, seed)
+            .into_iter()
+            .map(|agent| crate::agent::demo::spawn(agent, agents.clone()))
+            .collect();
         let setup = Setup {
             profile: demo.config.default_profile.clone(),
             config: demo.config,
@@ -132,14 +135,16 @@ pub fn demo(seed: u64, state_dir: Option<&Path>, theme_flag: Option<&str>) -> Re
             .await
             .map_err(|e| format!("cockpit demo: {e}"));
         agents.cancel();
-        match tokio::time::timeout(AGENT_STOP, agent).await {
-            Ok(Ok(report)) => tracing::info!(
-                sessions = report.sessions,
-                calls = report.calls.len(),
-                "the demo agent stopped"
-            ),
-            Ok(Err(e)) => tracing::error!(error = %e, "the demo agent failed"),
-            Err(_) => tracing::warn!("the demo agent did not stop in time"),
+        for agent in running {
+            match tokio::time::timeout(AGENT_STOP, agent).await {
+                Ok(Ok(report)) => tracing::info!(
+                    sessions = report.sessions,
+                    calls = report.calls.len(),
+                    "a demo agent stopped"
+                ),
+                Ok(Err(e)) => tracing::error!(error = %e, "a demo agent failed"),
+                Err(_) => tracing::warn!("a demo agent did not stop in time"),
+            }
         }
         demo.paper.shutdown().await;
         demo.live.shutdown().await;

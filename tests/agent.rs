@@ -241,3 +241,74 @@ async fn on_a_live_profile_an_agent_under_the_cockpits_own_uid_is_refused() {
     let (_, dir) = rig.stop().await;
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Levels with one agent, `watcher` (uid 1003, read), on its own socket shared with `group`.
+fn own_socket_levels(group: Option<String>) -> std::sync::Arc<cockpit::agent::Levels> {
+    std::sync::Arc::new(cockpit::agent::Levels {
+        default: cockpit::config::Permission::Read,
+        agents: [(1003, cockpit::config::Permission::Read)].into(),
+        rates: std::collections::HashMap::new(),
+        own_sockets: vec![cockpit::agent::OwnSocket {
+            name: "watcher".into(),
+            uid: 1003,
+            group,
+        }],
+    })
+}
+
+#[tokio::test]
+async fn an_agents_own_socket_is_shared_with_its_group_and_an_unknown_group_stops_the_gateway() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = common::dir("agent-own-socket");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gid = std::fs::metadata(&dir).unwrap().gid();
+    let (tx, _rx) = tokio::sync::mpsc::channel(8);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let gateway = cockpit::agent::start(
+        &dir,
+        own_socket_levels(Some(gid.to_string())),
+        tx.clone(),
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let socket = cockpit::agent::own_socket_path(&dir, "watcher");
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660, "shared with the group");
+    assert_eq!(meta.gid(), gid);
+    let sockets = std::fs::metadata(socket.parent().unwrap()).unwrap();
+    assert_eq!(
+        sockets.permissions().mode() & 0o777,
+        0o711,
+        "traversable, not listable"
+    );
+    let shared = std::fs::metadata(cockpit::agent::socket_path(&dir)).unwrap();
+    assert_eq!(
+        shared.permissions().mode() & 0o777,
+        0o600,
+        "agent.sock stays the cockpit's"
+    );
+    cancel.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(5), gateway)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!socket.exists(), "removed when the gateway stops");
+
+    let (tx, _rx) = tokio::sync::mpsc::channel(8);
+    let err = cockpit::agent::start(
+        &dir,
+        own_socket_levels(Some("no-such-group-cockpit".into())),
+        tx,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("agent 'watcher' has socket_group = \"no-such-group-cockpit\", which is no group"),
+        "{err}"
+    );
+    assert!(!cockpit::agent::socket_path(&dir).exists(), "nothing left bound");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

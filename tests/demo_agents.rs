@@ -16,11 +16,11 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cockpit::agent::demo::{self as demo_agent, DemoAgent, MAX_PENDING, Pace, Report, STRATEGY};
+use cockpit::agent::demo::{self as demo_agent, DemoAgent, MAX_PENDING, Pace, Report, Role, STRATEGY};
 use cockpit::app::Stage;
 use cockpit::app::shell::{self, Setup};
 use cockpit::config::Config;
@@ -133,6 +133,8 @@ async fn rig(name: &str, profile: &str) -> Rig {
 fn agent(rig: &Rig, seed: u64) -> DemoAgent {
     DemoAgent {
         state_dir: rig.dir.clone(),
+        socket: cockpit::agent::socket_path(&rig.dir),
+        role: Role::Trader,
         seed,
         pace: FAST,
         max_stages: 50,
@@ -214,6 +216,81 @@ async fn the_demo_agent_stages_inside_and_outside_the_policy_reports_and_is_jour
         assert!(journaled.iter().any(|t| t == tool), "{tool} called");
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_watcher_comes_through_its_own_socket_reads_and_is_refused_above_read() {
+    // No uid mapped to this process: the watcher is known only by its own socket (agents/watcher.sock).
+    let rig = agents::rig("demo-watcher", "paper", |_, _| {}).await;
+    let socket = cockpit::agent::own_socket_path(&rig.dir, cockpit::demo::WATCHER_AGENT);
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "its own socket admits only the cockpit's user");
+    let cancel = CancellationToken::new();
+    let watcher = DemoAgent {
+        state_dir: rig.dir.clone(),
+        socket,
+        role: Role::Watcher,
+        seed: 3,
+        pace: FAST,
+        max_stages: 0,
+    };
+    let task = demo_agent::spawn(watcher, cancel.clone());
+    until(&rig.dir, "its recommend, refused", |rs| {
+        rs.iter()
+            .any(|r| r.kind == kinds::TOOL_CALL && r.data["tool"] == "recommend")
+    })
+    .await;
+    until(&rig.dir, "a read after the refusal", |rs| {
+        rs.iter()
+            .skip_while(|r| r.data["tool"] != "recommend")
+            .any(|r| r.kind == kinds::TOOL_CALL && r.data["tool"] == "get_quote")
+    })
+    .await;
+    let (report, _) = stop(&cancel, task).await;
+    let dir = rig.dir.clone();
+    let uid = rig.uid;
+    let (engine, _) = rig.stop().await;
+
+    let calls = tool_calls(&dir);
+    let watcher_uid = engine
+        .state()
+        .agents
+        .iter()
+        .find(|a| a.name == cockpit::demo::WATCHER_AGENT)
+        .unwrap()
+        .uid;
+    for r in &calls {
+        assert_eq!(r.data["agent"], cockpit::demo::WATCHER_AGENT, "{}", r.data);
+        assert_eq!(r.data["uid"], watcher_uid, "known by its socket");
+        assert_eq!(r.data["peer_uid"], uid, "the peer's real uid is journaled");
+        assert_eq!(r.data["label"], demo_agent::WATCHER_CLIENT_NAME);
+        assert_eq!(r.data["level"], "read");
+    }
+    let tools: std::collections::BTreeSet<&str> =
+        calls.iter().map(|r| r.data["tool"].as_str().unwrap()).collect();
+    for tool in ["get_policy", "get_quote", "get_positions", "get_account"] {
+        assert!(tools.contains(tool), "{tool} called: {tools:?}");
+    }
+    let refused: Vec<&Record> = calls.iter().filter(|r| r.data["error"] == true).collect();
+    assert_eq!(refused.len(), 1, "only its one recommend is refused: {refused:?}");
+    assert_eq!(refused[0].data["tool"], "recommend");
+    let why = refused[0].data["answer"]["error"].as_str().unwrap();
+    assert!(
+        why.contains("needs the prepare level") && why.contains("has read"),
+        "{why}"
+    );
+    assert!(
+        !tools.contains("stage_order") && engine.state().proposals.is_empty(),
+        "a watcher stages nothing"
+    );
+    assert_eq!(report.tool_errors, 1);
+    let view = &engine.state().agent_views[&watcher_uid];
+    assert_eq!(
+        view.last_refusal.as_ref().unwrap().0,
+        "recommend",
+        "the pane shows the refusal"
+    );
+    assert!(view.calls >= 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,7 +414,8 @@ impl DemoShell {
 async fn the_demo_agent_follows_profile_switches_silent_on_live_submitting_on_dry_run() {
     let shell = demo_shell("switch").await;
     let (dir, keys) = (shell.dir.clone(), &shell.keys);
-    let mut agent = cockpit::demo::agent(&shell.demo, 7);
+    let mut agent = cockpit::demo::agents(&shell.demo, 7).remove(0);
+    assert_eq!(agent.role, Role::Trader);
     agent.pace = Pace {
         tick: Duration::from_millis(200),
         ..FAST

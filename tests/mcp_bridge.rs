@@ -59,7 +59,12 @@ fn bridge_command(state_dir: &Path) -> Command {
 
 /// The bridge with an rmcp client on its stdio, as an MCP host runs it.
 async fn bridged_client(state_dir: &Path) -> (Child, RunningService<RoleClient, ClientConfig>) {
-    let mut child = bridge_command(state_dir).spawn().unwrap();
+    bridged(bridge_command(state_dir)).await
+}
+
+/// `command` (a bridge) with an rmcp client on its stdio.
+async fn bridged(mut command: Command) -> (Child, RunningService<RoleClient, ClientConfig>) {
+    let mut child = command.spawn().unwrap();
     let (stdout, stdin) = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
     let client = ClientConfig::new(
         ClientCapabilities::default(),
@@ -244,5 +249,58 @@ async fn a_cockpit_that_stops_ends_the_bridge_with_a_message() {
         "exited {took:?} after the cockpit stopped"
     );
     drop(client);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_agent_the_bridge_reaches_that_agents_own_socket_and_is_known_as_it() {
+    // This process is `rebalancer` on agent.sock; through watcher.sock it is the read-level `watcher`.
+    let rig = rig("own").await;
+    let mut command = bridge_command(&rig.dir);
+    command.arg("--agent").arg("watcher");
+    let (mut child, client) = bridged(command).await;
+    let tools = within("list_tools", client.list_all_tools()).await.unwrap();
+    let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "get_account",
+            "get_alerts",
+            "get_orders",
+            "get_policy",
+            "get_positions",
+            "get_quote"
+        ],
+        "the read level's tools only"
+    );
+    let policy = body(&call(&client, "get_policy", json!({})).await);
+    assert_eq!(policy["you"]["name"], "watcher");
+    assert_eq!(policy["you"]["level"], "read");
+    let _ = client.cancel().await;
+    let _ = within("the bridge exits", child.wait()).await;
+    std::fs::remove_dir_all(stop(rig).await).unwrap();
+}
+
+#[tokio::test]
+async fn with_an_agent_without_a_cockpit_it_names_that_agents_socket() {
+    let dir = common::dir("mcp-none-agent");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = bridge_command(&dir);
+    command.arg("--agent").arg("watcher");
+    let out = within("the bridge exits", command.output()).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}/agents/watcher.sock", dir.display())),
+        "{err}"
+    );
+
+    let mut command = bridge_command(&dir);
+    command.arg("--agent").arg("../agent");
+    let out = within("the bridge exits", command.output()).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--agent '../agent' is not an agent name"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

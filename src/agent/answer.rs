@@ -45,6 +45,7 @@ pub async fn serve<B: BrokerPort + std::fmt::Debug>(
         .handle(
             Msg::Agent(AgentMsg::Call {
                 uid: call.uid,
+                peer_uid: call.peer_uid,
                 label: call.label.clone(),
                 tool: call.tool.clone(),
                 arguments: Value::String(arguments),

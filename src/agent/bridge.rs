@@ -71,10 +71,12 @@ pub enum ConnectError {
         /// The socket path.
         path: PathBuf,
     },
-    /// The socket (mode 0600) or its directory does not admit this user.
+    /// The socket (mode 0600, or 0660 for an agent's `socket_group`) or its directory does not admit this user.
     #[error(
-        "permission denied on {path}: the agent socket admits only the user the cockpit runs as; run \
-         `cockpit mcp` as that user, or check the permissions of {dir}"
+        "permission denied on {path}: agent.sock admits only the user the cockpit runs as, and an agent's own \
+         socket (agents/NAME.sock) also the members of its socket_group; run `cockpit mcp` as that user, or \
+         give the agent own_socket = true and socket_group = \"GROUP\" in the config and run `cockpit mcp \
+         --agent NAME` as a member of GROUP (and check that {dir} is traversable by it)"
     )]
     Forbidden {
         /// The state dir.
@@ -102,10 +104,10 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    /// Names a failed connect to `state_dir`'s socket by its cause.
+    /// Names a failed connect to `path`, a socket of `state_dir`, by its cause.
     #[must_use]
-    pub fn of(state_dir: &Path, source: io::Error) -> Self {
-        let (dir, path) = (state_dir.to_path_buf(), super::socket_path(state_dir));
+    pub fn of(state_dir: &Path, path: &Path, source: io::Error) -> Self {
+        let (dir, path) = (state_dir.to_path_buf(), path.to_path_buf());
         match source.kind() {
             io::ErrorKind::NotFound => Self::NoSocket { dir, path },
             io::ErrorKind::ConnectionRefused => Self::Stale { dir, path },
@@ -164,12 +166,21 @@ impl Outcome {
     }
 }
 
-/// Connects to `state_dir`'s agent socket, within [`CONNECT_TIMEOUT`].
-pub async fn connect(state_dir: &Path) -> Result<UnixStream, ConnectError> {
-    let path = super::socket_path(state_dir);
+/// The socket `cockpit mcp` connects to: `agent.sock`, or with `agent` that agent's own socket.
+#[must_use]
+pub fn socket_for(state_dir: &Path, agent: Option<&str>) -> PathBuf {
+    agent.map_or_else(
+        || super::socket_path(state_dir),
+        |name| super::own_socket_path(state_dir, name),
+    )
+}
+
+/// Connects to `state_dir`'s agent socket (or `agent`'s own), within [`CONNECT_TIMEOUT`].
+pub async fn connect(state_dir: &Path, agent: Option<&str>) -> Result<UnixStream, ConnectError> {
+    let path = socket_for(state_dir, agent);
     match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&path)).await {
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(ConnectError::of(state_dir, e)),
+        Ok(Err(e)) => Err(ConnectError::of(state_dir, &path, e)),
         Err(_) => Err(ConnectError::TimedOut { path }),
     }
 }
@@ -233,20 +244,20 @@ where
     }
 }
 
-/// `cockpit mcp`: connects to `state_dir`'s socket and bridges the process's stdio to it until the session
+/// `cockpit mcp`: connects to `state_dir`'s socket (or `agent`'s own) and bridges the process's stdio to it until the session
 /// ends. On `Ok` the caller prints [`Outcome::message`] and must end the process with
 /// `std::process::exit(outcome.exit_code())` (see the module doc); on `Err` nothing was read from stdin
 /// and an ordinary return is fine.
-pub fn run(state_dir: &Path) -> Result<Outcome, ConnectError> {
+pub fn run(state_dir: &Path, agent: Option<&str>) -> Result<Outcome, ConnectError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| ConnectError::Io {
-            path: super::socket_path(state_dir),
+            path: socket_for(state_dir, agent),
             source,
         })?;
     let outcome = runtime.block_on(async {
-        let socket = connect(state_dir).await?;
+        let socket = connect(state_dir, agent).await?;
         Ok(bridge(tokio::io::stdin(), tokio::io::stdout(), socket, DRAIN_TIMEOUT).await)
     });
     // Dropping the runtime would wait for the blocking stdin read; let it go with the process instead.
@@ -357,11 +368,17 @@ mod tests {
             ),
             (io::ErrorKind::InvalidInput, "cannot connect to /state/agent.sock"),
         ] {
-            let message = ConnectError::of(dir, io::Error::from(kind)).to_string();
+            let message =
+                ConnectError::of(dir, &super::super::socket_path(dir), io::Error::from(kind)).to_string();
             assert!(message.contains(says), "{kind:?}: {message}");
             assert!(message.contains("/state"), "{message}");
         }
-        let missing = ConnectError::of(dir, io::Error::from(io::ErrorKind::NotFound)).to_string();
+        let missing = ConnectError::of(
+            dir,
+            &super::super::socket_path(dir),
+            io::Error::from(io::ErrorKind::NotFound),
+        )
+        .to_string();
         assert!(missing.contains("`cockpit demo --state-dir /state`"), "{missing}");
     }
 }

@@ -1,6 +1,10 @@
-//! The demo agent of `cockpit demo`: a real MCP client (`rmcp`) that connects to the agent gateway over
-//! `agent.sock`, exactly as an outside agent would through `cockpit mcp`, so the demo exercises the gateway
-//! — identity, levels, the policy, the journal — rather than a shortcut into the engine.
+//! The demo agents of `cockpit demo`: real MCP clients (`rmcp`) that connect to the agent gateway over a
+//! socket, exactly as an outside agent would through `cockpit mcp --agent NAME`, so the demo exercises the
+//! gateway — identity, levels, the policy, the journal — rather than a shortcut into the engine. Two roles:
+//! the [`Role::Trader`] described below, and the [`Role::Watcher`], a read-level agent that only watches
+//! (quotes, positions, account, alerts, orders) and reports what it would recommend: at the read level its
+//! one `recommend` per session is refused ("needs prepare"), which the Agents pane shows — what a read agent
+//! is told when it reaches above its level.
 //!
 //! It is paced for a human watching (one step every [`Pace::tick`]), deterministic from the demo's seed
 //! (its choices; the quotes it reads come from the seeded simulator), and bounded: at most
@@ -13,11 +17,11 @@
 //! `submit_order` where the profile grants execute and the policy cleared the order without a human, and a
 //! rare `raise_alert` (info). A tool error is logged and the agent goes on.
 //!
-//! Identity: the gateway knows an agent only by its socket peer's uid. The demo agent runs inside the
-//! cockpit's own process, so it has the cockpit's uid, and the demo config maps that uid to one configured
-//! agent ([`crate::demo::DEMO_AGENT`]). A second in-process agent would have the same uid and could not be
-//! told apart from the first, so the demo runs exactly one. On a live profile the gateway refuses an agent
-//! under the cockpit's own uid (unless `allow_same_uid_agents`, which the demo leaves off): there the agent's
+//! Identity: on `agent.sock` the gateway knows an agent by its socket peer's uid. The demo agents run inside
+//! the cockpit's own process, so they share the cockpit's uid; each connects instead to its configured
+//! agent's own socket (`own_socket = true`, `STATE/agents/NAME.sock`), which names the agent when the peer
+//! is that agent's uid or the cockpit's. On a live profile the gateway refuses an agent under the cockpit's
+//! own uid (unless `allow_same_uid_agents`, which the demo leaves off): there the agent's
 //! first call is refused (and journaled), it closes its session and stays silent until the socket is
 //! replaced — the next profile switch — and it says so beforehand, in a recommendation on the other profiles.
 //!
@@ -47,12 +51,14 @@ use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::socket_path;
-
 /// The strategy name it reports.
 pub const STRATEGY: &str = "mean-reversion demo";
-/// The client name it declares (a label only: the gateway identifies it by uid).
+/// The client name the trader declares (a label only: the gateway identifies it by its socket).
 pub const CLIENT_NAME: &str = "demo-agent";
+/// The client name the watcher declares.
+pub const WATCHER_CLIENT_NAME: &str = "demo-watcher";
+/// The watcher's strategy name.
+pub const WATCHER_STRATEGY: &str = "market watch";
 /// The most of its own proposals left waiting (staged or refused) at once; it withdraws the oldest first,
 /// so the trader's pane never fills up with the demo's orders.
 pub const MAX_PENDING: usize = 3;
@@ -89,11 +95,24 @@ impl Pace {
     };
 }
 
+/// What a demo agent does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Stages orders (inside and outside the policy), recommends, reports, submits where execute is granted.
+    Trader,
+    /// Only reads; tries one `recommend` per session when it sees a move (refused at the read level).
+    Watcher,
+}
+
 /// One demo agent.
 #[derive(Debug, Clone)]
 pub struct DemoAgent {
-    /// The cockpit's state dir (the socket is `agent.sock` in it).
+    /// The cockpit's state dir (its lock must be this process's).
     pub state_dir: PathBuf,
+    /// The socket it connects to.
+    pub socket: PathBuf,
+    /// What it does.
+    pub role: Role,
     /// Its choices' seed.
     pub seed: u64,
     /// Its pace.
@@ -199,7 +218,7 @@ async fn run(agent: DemoAgent, cancel: CancellationToken) -> Report {
     let mut rng = ChaCha8Rng::seed_from_u64(agent.seed);
     let mut report = Report::default();
     let mut memory = Memory::default();
-    let path = socket_path(&agent.state_dir);
+    let path = agent.socket.clone();
     let pace = agent.pace;
     let mut backoff = pace.backoff_min;
     loop {
@@ -283,9 +302,13 @@ async fn session(
     let Ok(stream) = UnixStream::connect(path).await else {
         return Ended::Unreachable;
     };
+    let name = match agent.role {
+        Role::Trader => CLIENT_NAME,
+        Role::Watcher => WATCHER_CLIENT_NAME,
+    };
     let config = ClientConfig::new(
         ClientCapabilities::default(),
-        Implementation::new(CLIENT_NAME, env!("CARGO_PKG_VERSION")),
+        Implementation::new(name, env!("CARGO_PKG_VERSION")),
     );
     let client = match tokio::time::timeout(agent.pace.call_timeout, config.serve(stream)).await {
         Ok(Ok(client)) => client,
@@ -370,7 +393,11 @@ async fn script(conn: &mut Conn<'_>, agent: &DemoAgent, rng: &mut ChaCha8Rng, me
     if policy.symbols.is_empty() {
         tracing::warn!("demo agent: the policy allows no symbol; nothing to watch");
     }
-    match steps(conn, agent, &policy, rng, memory).await {
+    let run = match agent.role {
+        Role::Trader => steps(conn, agent, &policy, rng, memory).await,
+        Role::Watcher => watch(conn, agent, &policy, memory).await,
+    };
+    match run {
         Ok(never) => match never {},
         Err(Gone) => Ended::Lost,
     }
@@ -465,6 +492,45 @@ async fn steps(
     }
 }
 
+/// The watcher's steps, forever (until the connection is lost): one read a tick, round the allowlist; once
+/// a session, when a symbol's mid has moved from its mean, it says so with `recommend` — which a read-level
+/// agent is refused (it then only watches, as it should) and a prepare-level one is not.
+async fn watch(
+    conn: &mut Conn<'_>,
+    agent: &DemoAgent,
+    policy: &Policy,
+    memory: &mut Memory,
+) -> Result<std::convert::Infallible, Gone> {
+    let symbols = policy.symbols.len().max(1);
+    let mut said = false;
+    let mut next: u64 = 0;
+    loop {
+        let n = next;
+        next = next.wrapping_add(1);
+        tokio::time::sleep(agent.pace.tick).await;
+        let round = usize::try_from(n / 2).unwrap_or(usize::MAX);
+        let Some(symbol) = policy.symbols.get(round % symbols).cloned() else {
+            conn.act("get_account", json!({})).await?;
+            continue;
+        };
+        match n % 8 {
+            1 => conn.act("get_positions", json!({})).await?,
+            3 => conn.act("get_account", json!({})).await?,
+            5 => conn.act("get_alerts", json!({})).await?,
+            7 => conn.act("get_orders", json!({})).await?,
+            _ => {
+                quote(conn, memory, &symbol).await?;
+                if !said && mean_and_last(memory, &symbol).is_some() {
+                    said = true;
+                    let text = format!("watcher: {}", advice(memory, &symbol));
+                    conn.act("recommend", json!({"text": text, "symbol": symbol}))
+                        .await?;
+                }
+            }
+        }
+    }
+}
+
 /// What it tells the trader when a session starts (recommendations belong to a profile's session, so again
 /// after a switch). The pane is narrow and shows the newest first: the point comes first in each, and the
 /// introduction is posted last so that it is on top.
@@ -484,7 +550,7 @@ fn introduction(policy: &Policy) -> Vec<String> {
     texts.push(format!(
         "I stage small limit orders near the quote for you to approve (a, then y), and now and then one \
          outside the policy on purpose: it shows refused, dimmed. At most {MAX_PENDING} wait; I withdraw my \
-         oldest. (The demo agent: {CLIENT_NAME} in the cockpit's process, known by its uid as {}.)",
+         oldest. (The demo agent: {CLIENT_NAME} in the cockpit's process, known by its own socket as {}.)",
         policy.name
     ));
     texts

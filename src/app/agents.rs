@@ -87,6 +87,8 @@ pub enum AgentMsg {
     Call {
         /// Who.
         uid: u32,
+        /// The socket peer's uid (another than `uid` when the agent came through its own socket).
+        peer_uid: u32,
         /// The declared client name.
         label: String,
         /// The tool.
@@ -117,6 +119,12 @@ pub struct AgentView {
     pub heartbeat_at: Option<DateTime<Utc>>,
     /// Whether it runs under the cockpit's own uid.
     pub same_uid: bool,
+    /// Its tool calls on this profile.
+    pub calls: u64,
+    /// Its latest call: the tool and when.
+    pub last_call: Option<(String, DateTime<Utc>)>,
+    /// Its latest refused call: the tool and the reason it was told.
+    pub last_refusal: Option<(String, String)>,
     /// Whether the missing heartbeat was alerted.
     pub(super) warned: bool,
 }
@@ -149,7 +157,24 @@ impl State {
         )
     }
 
-    #[expect(clippy::too_many_lines, reason = "one arm per agent message")]
+    /// The Agents pane's view of `uid`, made on first sight.
+    fn agent_view(&mut self, uid: u32) -> &mut AgentView {
+        let (name, level) = self.agent_identity(uid);
+        self.agent_views.entry(uid).or_insert_with(|| AgentView {
+            name,
+            label: String::new(),
+            level,
+            sessions: 0,
+            status: None,
+            heartbeat_at: None,
+            same_uid: false,
+            calls: 0,
+            last_call: None,
+            last_refusal: None,
+            warned: false,
+        })
+    }
+
     pub(super) fn agent(&mut self, msg: AgentMsg, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         match msg {
             AgentMsg::Session {
@@ -158,17 +183,8 @@ impl State {
                 same_uid,
                 open,
             } => {
-                let (name, level) = self.agent_identity(uid);
-                let view = self.agent_views.entry(uid).or_insert_with(|| AgentView {
-                    name: name.clone(),
-                    label: String::new(),
-                    level,
-                    sessions: 0,
-                    status: None,
-                    heartbeat_at: None,
-                    same_uid,
-                    warned: false,
-                });
+                let name = self.agent_identity(uid).0;
+                let view = self.agent_view(uid);
                 view.label.clone_from(&label);
                 view.same_uid = same_uid;
                 view.sessions = if open {
@@ -206,17 +222,7 @@ impl State {
                 state,
                 message,
             } => {
-                let (name, level) = self.agent_identity(uid);
-                let view = self.agent_views.entry(uid).or_insert_with(|| AgentView {
-                    name,
-                    label: String::new(),
-                    level,
-                    sessions: 0,
-                    status: None,
-                    heartbeat_at: None,
-                    same_uid: false,
-                    warned: false,
-                });
+                let view = self.agent_view(uid);
                 view.status = Some((strategy, state, message));
                 view.heartbeat_at = Some(now);
                 view.warned = false;
@@ -248,6 +254,7 @@ impl State {
             }
             AgentMsg::Call {
                 uid,
+                peer_uid,
                 label,
                 tool,
                 arguments,
@@ -255,9 +262,16 @@ impl State {
                 answer,
             } => {
                 let (agent, level) = self.agent_identity(uid);
+                let view = self.agent_view(uid);
+                view.calls += 1;
+                view.last_call = Some((tool.clone(), now));
+                if error {
+                    let why = answer["error"].as_str().unwrap_or("refused");
+                    view.last_refusal = Some((tool.clone(), why.to_owned()));
+                }
                 fx.push(record(
                     kinds::TOOL_CALL,
-                    json!({"uid": uid, "agent": agent, "label": label, "level": level.as_str(),
+                    json!({"uid": uid, "peer_uid": peer_uid, "agent": agent, "label": label, "level": level.as_str(),
                            "tool": tool, "arguments": arguments, "error": error, "answer": answer}),
                     false,
                 ));

@@ -243,7 +243,13 @@ impl State {
     fn recheck(&mut self, id: ProposalId, now: DateTime<Utc>, fx: &mut Vec<Effect>) -> Option<Verdict> {
         let working = self.working_orders();
         let p = self.proposals.get(&id)?;
-        let ctx = self.context(&working, p.requester.clone(), p.version, now);
+        // The agent's level now, not at staging: an agent stepped down to prepare since (an external order)
+        // cannot send what it was cleared for before.
+        let requester = match p.agent_uid {
+            Some(uid) => self.requester(Source::Agent { uid }).0,
+            None => p.requester.clone(),
+        };
+        let ctx = self.context(&working, requester, p.version, now);
         let verdict = policy::check(&p.ticket, &ctx);
         let p = self.proposals.get_mut(&id)?;
         let clearable = matches!(verdict, Verdict::Clearable(_));

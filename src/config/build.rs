@@ -1020,6 +1020,7 @@ fn agents(raw: &[RawAgent], check: &mut Check<'_>) -> Vec<Agent> {
                 "money as a string, e.g. \"0.00\"",
             )
             .and_then(|b| check.money(b, &at("unapproved_notional_budget")));
+        let (own_socket, socket_group) = own_socket(a, name.as_deref(), &at, check);
         if let (Some(uid), Some(name), Some(permission), Some(calls), Some(proposals), Some(budget)) =
             (uid, name, permission, calls, proposals, budget)
         {
@@ -1030,10 +1031,59 @@ fn agents(raw: &[RawAgent], check: &mut Check<'_>) -> Vec<Agent> {
                 max_calls_per_minute: calls,
                 max_proposals_per_day: proposals,
                 unapproved_notional_budget: budget,
+                own_socket,
+                socket_group,
             });
         }
     }
     out
+}
+
+/// An agent's `own_socket` and `socket_group`: the name must be fit for a file name, the group for a
+/// group (it is looked up when the gateway starts), and a group needs a socket.
+fn own_socket(
+    a: &RawAgent,
+    name: Option<&str>,
+    at: &dyn Fn(&str) -> String,
+    check: &mut Check<'_>,
+) -> (bool, Option<String>) {
+    let own_socket = a.own_socket.unwrap_or(false);
+    if own_socket
+        && let Some(n) = name
+        && !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        check.problem(
+            &at("name"),
+            format!(
+                "'{}' names the agent's own socket (agents/NAME.sock): use letters, digits, '-' or '_'",
+                shown(n)
+            ),
+        );
+    }
+    let socket_group = a.socket_group.as_ref().and_then(|g| {
+        let ok = !g.is_empty()
+            && g.len() <= 32
+            && g.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            check.problem(
+                &at("socket_group"),
+                format!(
+                    "'{}': expected a group name or gid (letters, digits, '-', '_', '.')",
+                    shown(g)
+                ),
+            );
+        } else if !own_socket {
+            check.problem(
+                &at("socket_group"),
+                "only an agent with own_socket = true has a socket to share; set it or remove this",
+            );
+        }
+        ok.then(|| g.clone())
+    });
+    (own_socket, socket_group)
 }
 
 fn theme(raw: &RawConfig, check: &mut Check<'_>) -> String {

@@ -253,6 +253,12 @@ pub struct Agent {
     pub max_proposals_per_day: u32,
     /// Unapproved notional per instrument over the budget window (execute level only).
     pub unapproved_notional_budget: Decimal,
+    /// Whether the gateway also serves this agent on its own socket, `STATE/agents/NAME.sock`, where it is
+    /// known by the socket rather than by the peer's uid (see [`crate::agent`]).
+    pub own_socket: bool,
+    /// The group its own socket is shared with (mode 0660): how an agent running as another OS user reaches
+    /// it. `None`: the socket is 0600, for agents under the cockpit's own user.
+    pub socket_group: Option<String>,
 }
 
 /// Actions that have a key (ARCHITECTURE.md §7). The arrow keys always move and `Shift-Tab` always moves

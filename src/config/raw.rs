@@ -108,6 +108,8 @@ pub struct RawAgent {
     pub max_calls_per_minute: Option<i64>,
     pub max_proposals_per_day: Option<i64>,
     pub unapproved_notional_budget: Option<String>,
+    pub own_socket: Option<bool>,
+    pub socket_group: Option<String>,
 }
 
 /// `[theme]`.

@@ -514,6 +514,68 @@ pub fn alerts(frame: &mut Frame, area: Rect, view: &View) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// An agent's row in the Agents pane (and a second one with its latest refusal, if any).
+fn agent_rows(lines: &mut Vec<Line<'static>>, uid: u32, a: &crate::app::AgentView, view: &View) {
+    let (s, t) = (view.state, view.theme);
+    let heartbeat = a
+        .heartbeat_at
+        .map_or_else(|| "—".to_owned(), |at| age(at, view.now));
+    let late = a
+        .heartbeat_at
+        .is_some_and(|at| (view.now - at).num_seconds() > i64::from(s.heartbeat_secs));
+    let (session, style) = if a.sessions > 0 {
+        ("on", t.ok)
+    } else {
+        ("off", t.dim)
+    };
+    let mut spans = vec![
+        Span::styled(format!("{:<11}", one_line(&a.name)), t.text),
+        Span::styled(format!(" {:<7}", a.level.as_str()), t.info),
+        Span::styled(format!(" {session}"), style),
+        Span::styled(format!(" ♥{heartbeat}"), if late { t.warn } else { t.dim }),
+    ];
+    if let Some((strategy, state, message)) = &a.status {
+        spans.push(Span::styled(
+            format!(
+                " {}: {} {}",
+                one_line(strategy),
+                one_line(state),
+                one_line(message)
+            ),
+            t.text,
+        ));
+    }
+    if a.status.is_none()
+        && let Some((tool, at)) = &a.last_call
+    {
+        // An agent that does not report (a read-level one cannot) is seen by its calls.
+        spans.push(Span::styled(
+            format!(
+                " {} calls, last {} {}",
+                a.calls,
+                one_line(tool),
+                age(*at, view.now)
+            ),
+            t.text,
+        ));
+    }
+    if !a.label.is_empty() && a.label != a.name {
+        spans.push(Span::styled(
+            format!(" ({} uid {uid})", one_line(&a.label)),
+            t.dim,
+        ));
+    }
+    lines.push(Line::from(spans));
+    if let Some((tool, why)) = &a.last_refusal {
+        let text = if why.contains(tool.as_str()) {
+            format!("  refused: {}", one_line(why))
+        } else {
+            format!("  refused {}: {}", one_line(tool), one_line(why))
+        };
+        lines.push(Line::styled(text, t.dim));
+    }
+}
+
 /// Agents: each agent's name, level, sessions, strategy state and heartbeat age, then the latest
 /// recommendations. Everything an agent wrote is drawn inert.
 pub fn agents(frame: &mut Frame, area: Rect, view: &View) {
@@ -522,41 +584,7 @@ pub fn agents(frame: &mut Frame, area: Rect, view: &View) {
     let mut shown = std::collections::BTreeSet::new();
     for (uid, a) in &s.agent_views {
         shown.insert(a.name.clone());
-        let heartbeat = a
-            .heartbeat_at
-            .map_or_else(|| "—".to_owned(), |at| age(at, view.now));
-        let late = a
-            .heartbeat_at
-            .is_some_and(|at| (view.now - at).num_seconds() > i64::from(s.heartbeat_secs));
-        let (session, style) = if a.sessions > 0 {
-            ("on", t.ok)
-        } else {
-            ("off", t.dim)
-        };
-        let mut spans = vec![
-            Span::styled(format!("{:<11}", one_line(&a.name)), t.text),
-            Span::styled(format!(" {:<7}", a.level.as_str()), t.info),
-            Span::styled(format!(" {session}"), style),
-            Span::styled(format!(" ♥{heartbeat}"), if late { t.warn } else { t.dim }),
-        ];
-        if let Some((strategy, state, message)) = &a.status {
-            spans.push(Span::styled(
-                format!(
-                    " {}: {} {}",
-                    one_line(strategy),
-                    one_line(state),
-                    one_line(message)
-                ),
-                t.text,
-            ));
-        }
-        if !a.label.is_empty() && a.label != a.name {
-            spans.push(Span::styled(
-                format!(" ({} uid {uid})", one_line(&a.label)),
-                t.dim,
-            ));
-        }
-        lines.push(Line::from(spans));
+        agent_rows(&mut lines, *uid, a, view);
     }
     for a in s.agents.iter().filter(|a| !shown.contains(&a.name)) {
         let level = s.profile.effective_permission(a);

@@ -35,6 +35,40 @@ fn instrument(symbol: &str, exchange: &str) -> Instrument {
 
 /// A connected, reconciled `profile` with two positions, quotes, account values, a staged order and an
 /// alert.
+/// The read-level watcher: a session, a read, and a recommend it was refused.
+fn watcher(s: &mut State) {
+    s.update(
+        Msg::Agent(crate::app::AgentMsg::Session {
+            uid: 1003,
+            label: "demo-watcher".into(),
+            same_uid: false,
+            open: true,
+        }),
+        t0(),
+    );
+    for (tool, error, answer) in [
+        ("get_quote", false, serde_json::json!({})),
+        (
+            "recommend",
+            true,
+            serde_json::json!({"error": "recommend needs the prepare level; watcher has read on profile paper"}),
+        ),
+    ] {
+        s.update(
+            Msg::Agent(crate::app::AgentMsg::Call {
+                uid: 1003,
+                peer_uid: 1003,
+                label: "demo-watcher".into(),
+                tool: tool.into(),
+                arguments: serde_json::json!({}),
+                error,
+                answer,
+            }),
+            t0() - chrono::Duration::seconds(3),
+        );
+    }
+}
+
 fn state(profile: &str) -> State {
     let config = config();
     let p = config.profiles[profile].clone();
@@ -42,6 +76,7 @@ fn state(profile: &str) -> State {
     let mut s = State::new(p, config.agents.clone());
     s.update(Msg::Broker(BrokerEvent::Connected { next_valid_id: 1000 }), t0());
     s.update(Msg::Broker(BrokerEvent::Reconciled), t0());
+    watcher(&mut s);
     let mut snapshot = std::collections::BTreeMap::new();
     for (symbol, exchange, bid, qty) in [
         ("AAPL", "NASDAQ", "232.40", "200"),
