@@ -3,7 +3,8 @@
 //!
 //! `a_trader_order_is_staged_approved_filled_and_the_terminal_restored` (120×36) waits for the header to
 //! say `ready`, the Positions pane to list AAPL 200 (the broker connection reconciled) and the Agents pane
-//! to show the demo agent's status (it runs in the demo and reaches the gateway over the socket), writes a
+//! to show the demo agent's status and the read-level watcher's session (both run in the demo and reach the
+//! gateway over their own sockets), writes a
 //! ticket with `n` (BUY 10 AAPL LMT at the last price + 1 %, inside the 5 % collar; notional ≈ 2,300, under
 //! the 5,000 threshold, so the tier is Confirm), approves it with `a` then `y`, and sees the fill twice:
 //! AAPL 210 in Positions and a `place` entry (AAPL BUY 10, `order_ref` `ck-…`, accepted) in the paper
@@ -324,13 +325,15 @@ fn holds(screen: &str, symbol: &str, qty: &str) -> bool {
 fn a_trader_order_is_staged_approved_filled_and_the_terminal_restored() {
     let mut demo = Demo::start("fill", 36, 120);
     let screen = demo.wait_for(
-        "the header to say ready, Positions to list AAPL 200 with a price, and the demo agent's status",
+        "the header to say ready, Positions to list AAPL 200 with a price, and both demo agents on",
         |s| {
             header_ready(s)
                 && holds(s, "AAPL", "200")
                 && position_cell(s, "AAPL", "last").is_some_and(|l| l.parse::<f64>().is_ok())
                 && s.lines().any(|l| l.contains("rebalancer") && l.contains(" on ♥"))
                 && s.contains("mean-reversion")
+                && s.lines()
+                    .any(|l| l.contains("watcher") && l.contains("read") && l.contains(" on ♥"))
         },
     );
     #[cfg(target_os = "linux")]
