@@ -698,6 +698,18 @@ async fn with_engine(sim: &SimHandle, profile: Profile, config: &Config, plan: &
         plan.engine_rounds
     );
     again.report("Connected", "engine applied Ready");
+    let mut spans = again.connected_to_ready.clone();
+    spans.sort_unstable();
+    if !spans.is_empty() {
+        let at = |q: usize| spans[(spans.len() * q).div_ceil(100).max(1) - 1].as_secs_f64() * 1e3;
+        println!(
+            "ROW|M14|reconnect → reconciled, {} open orders + {} executions (adapter + engine): p50 / p99|≤ 2 s|{:.0} / {:.0} ms",
+            plan.open,
+            plan.executions,
+            at(50),
+            at(99)
+        );
+    }
     engine.stop().await.unwrap();
     a.stop(sim).await;
     let records = cockpit::journal::Reader::open(&dir.0)

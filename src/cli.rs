@@ -106,6 +106,15 @@ pub struct SimArgs {
     /// Append every order, modification and cancel received to this JSON Lines file.
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
+    /// How often the simulated market moves, in milliseconds (IB streams about 250 ms snapshots).
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tick_ms: u64,
+    /// Benchmarks: flood subscribers with this many quote changes a second (on top of the usual walk).
+    #[arg(long, value_name = "TICKS_PER_SEC")]
+    pub flood: Option<u32>,
+    /// With --flood: over at most this many of the subscribed instruments.
+    #[arg(long, value_name = "K", default_value_t = 50, requires = "flood")]
+    pub flood_symbols: usize,
 }
 
 /// Runs the parsed command line, writing any output to `out` and errors to `err`.

@@ -34,3 +34,12 @@ pub fn init(state_dir: &Path, prefix: &str) -> std::io::Result<LogGuard> {
         .try_init();
     Ok(LogGuard { _guard: guard, dir })
 }
+
+/// When the process started (set first thing in `main`): start-up times in the log are measured from it.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Milliseconds since [`STARTED`] (since the first call, where `main` did not set it).
+#[must_use]
+pub fn since_start_ms() -> u128 {
+    STARTED.get_or_init(std::time::Instant::now).elapsed().as_millis()
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cockpit::logging::STARTED.get_or_init(std::time::Instant::now);
     if let Err(e) = cockpit::terminal::install_hooks() {
         let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("cockpit: {e}\n"));
         return ExitCode::FAILURE;

@@ -76,7 +76,14 @@ pub async fn run(setup: Setup) -> Result<(), ShellError> {
             shutdown.cancel();
         })
     };
-    let mut terminal = crate::terminal::init();
+    let mut terminal = match crate::terminal::init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            crate::terminal::restore();
+            signals.abort();
+            return Err(ShellError::Terminal(format!("cannot take the terminal: {e}")));
+        }
+    };
     let mut bell = || {
         let mut out = std::io::stdout();
         let _ = out.write_all(b"\x07");
@@ -130,6 +137,7 @@ pub fn demo(seed: u64, state_dir: Option<&Path>, theme_flag: Option<&str>) -> Re
             state_dir: demo.state_dir.clone(),
             theme,
             live_label: crate::demo::LIVE_SIM.to_owned(),
+            probe: None,
         };
         let result = Box::pin(run(setup))
             .await
@@ -169,6 +177,7 @@ pub fn cockpit(
         profile,
         theme,
         live_label: "LIVE".to_owned(),
+        probe: None,
     };
     runtime
         .block_on(Box::pin(run(setup)))

@@ -369,6 +369,7 @@ async fn demo_shell(name: &str) -> DemoShell {
         state_dir: dir.clone(),
         theme: Theme::named("dark", false, false).unwrap(),
         live_label: cockpit::demo::LIVE_SIM.into(),
+        probe: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();

@@ -88,6 +88,7 @@ async fn a_profile_switch_voids_staged_orders_and_reconnects_to_the_live_gateway
         state_dir: dir.clone(),
         theme: Theme::named("dark", false, false).unwrap(),
         live_label: cockpit::demo::LIVE_SIM.into(),
+        probe: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let keys = Keys(tx);

@@ -1489,3 +1489,56 @@ async fn the_same_seed_streams_the_same_ticks_and_another_seed_does_not() {
         sim.shutdown().await;
     }
 }
+
+// ---- flood (benchmarks) ----
+
+#[tokio::test]
+async fn a_flood_streams_its_rate_of_quote_changes_over_the_first_k_subscribed_instruments_only() {
+    let cfg = SimConfig {
+        // The walk barely moves: what arrives is the flood's.
+        tick_interval: Duration::from_hours(1),
+        flood: Some(cockpit::sim::Flood {
+            ticks_per_sec: 20_000,
+            symbols: 1,
+        }),
+        ..SimConfig::default()
+    };
+    let sim = start(cfg).await;
+    let client = connect(&sim, 1).await;
+    // AAPL is the first simulated instrument, so with K = 1 it is the one flooded; MSFT is not.
+    let mut aapl = subscribe(&client, "AAPL").await;
+    let mut msft = subscribe(&client, "MSFT").await;
+    first_answer(&mut aapl).await;
+    first_answer(&mut msft).await;
+    let flooded = items_until(&mut aapl, "500 flooded ticks", {
+        let mut n = 0;
+        move |_| {
+            n += 1;
+            n >= 500
+        }
+    })
+    .await;
+    assert!(
+        flooded.iter().all(|i| matches!(i, SubscriptionItem::Data(_))),
+        "{flooded:?}"
+    );
+    let quiet = timeout(Duration::from_millis(300), msft.next()).await;
+    assert!(quiet.is_err(), "nothing for MSFT, beyond K: {quiet:?}");
+    let stats = sim.stats().await.expect("stats");
+    assert!(stats.flood_ticks >= 100, "{stats:?}");
+    drop(client);
+    sim.shutdown().await;
+
+    let bad = SimConfig {
+        flood: Some(cockpit::sim::Flood {
+            ticks_per_sec: 0,
+            symbols: 1,
+        }),
+        ..SimConfig::default()
+    };
+    let err = bad.validate().expect_err("refused").to_string();
+    assert!(
+        err.contains("flood of 0 ticks/s over 1 symbols: expected 1 to 1000000"),
+        "{err}"
+    );
+}

@@ -49,6 +49,29 @@ pub struct Setup {
     pub theme: Theme,
     /// The banner of a live profile (`LIVE`, or `LIVE (SIM)` in the demo).
     pub live_label: String,
+    /// A benchmark's hook, told about every frame flushed (`None` outside benchmarks).
+    pub probe: Option<Probe>,
+}
+
+/// What a benchmark learns of each frame the shell flushed to the terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameReport {
+    /// From the adapter's receipt of the oldest quote this frame is the first to show, to the frame's flush.
+    pub quote_wait: Option<StdDuration>,
+    /// From the shell's read of the key this frame answers, to the frame's flush.
+    pub key_wait: Option<StdDuration>,
+    /// Broker messages handled since the previous frame.
+    pub messages: u64,
+}
+
+/// A benchmark's hook, called after every frame is flushed (PERFORMANCE M1, M2).
+#[derive(Clone)]
+pub struct Probe(pub std::sync::Arc<dyn Fn(FrameReport) + Send + Sync>);
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Probe")
+    }
 }
 
 /// Why the shell stopped with an error.
@@ -144,7 +167,9 @@ impl Session {
 
     /// Handles what the adapter has ready (at least `first`), up to [`BATCH`] messages.
     /// Their unsynced records are committed in one append.
-    async fn pump(&mut self, first: Msg) {
+    /// Hands `first` and the adapter's other ready messages (≤ [`BATCH`]) to the engine as one batch;
+    /// returns how many, and when the adapter received the oldest quote among them.
+    async fn pump(&mut self, first: Msg) -> (u64, Option<chrono::DateTime<Utc>>) {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match self.events.try_recv() {
@@ -152,7 +177,16 @@ impl Session {
                 Err(_) => break,
             }
         }
-        self.engine.handle_all(batch, Utc::now()).await;
+        let oldest = batch
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Broker(super::BrokerEvent::Quote { quote, .. }) => Some(quote.received_at),
+                _ => None,
+            })
+            .min();
+        let count = batch.len() as u64;
+        self.engine.handle_all(conflate(batch), Utc::now()).await;
+        (count, oldest)
     }
 
     fn head(&self) -> String {
@@ -198,12 +232,12 @@ pub async fn run<B: Backend>(
         setup.config.alerts.bell,
     );
     let mut history = History::default();
-    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut tick = every_second();
     let mut dirty = true;
     // A key's answer bypasses the frame cap: the trader sees it at once (PERFORMANCE M2).
     let mut urgent = false;
     let mut last_draw: Option<Instant> = None;
+    let mut watch = Watch::default();
     let outcome = loop {
         let next_frame = last_draw.map_or_else(Instant::now, |at| at + FRAME);
         if dirty && (urgent || Instant::now() >= next_frame) {
@@ -227,6 +261,7 @@ pub async fn run<B: Backend>(
             }
             last_draw = Some(Instant::now());
             dirty = false;
+            watch.frame_flushed(setup.probe.as_ref(), session.engine.state());
         }
         tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
@@ -234,6 +269,7 @@ pub async fn run<B: Backend>(
                 let Some(Ok(event)) = event else { break Ok(()) };
                 match event {
                     Event::Key(key) if key.kind == KeyEventKind::Press => {
+                        watch.key();
                         let now = Utc::now();
                         screen.sync(session.engine.state(), now);
                         let commands = screen.key(key, session.engine.state(), now);
@@ -272,7 +308,8 @@ pub async fn run<B: Backend>(
             }
             msg = session.events.recv() => {
                 if let Some(msg) = msg {
-                    session.pump(msg).await;
+                    let (count, oldest) = session.pump(msg).await;
+                    watch.batch(count, oldest);
                     dirty = true;
                 }
             }
@@ -287,6 +324,100 @@ pub async fn run<B: Backend>(
     };
     session.stop().await;
     outcome
+}
+
+/// Conflates a batch's quotes: each is a whole quote, so of several for one instrument only the latest is
+/// handed on, where it came; every other message keeps its place. The engine's work then grows with the
+/// instruments that moved, not with the ticks (PERFORMANCE: conflate quotes per symbol before the inbox).
+fn conflate(batch: Vec<Msg>) -> Vec<Msg> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep = vec![true; batch.len()];
+    for (i, msg) in batch.iter().enumerate().rev() {
+        if let Msg::Broker(super::BrokerEvent::Quote { instrument, .. }) = msg
+            && !seen.insert(instrument)
+        {
+            keep[i] = false;
+        }
+    }
+    drop(seen);
+    batch
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(msg, keep)| keep.then_some(msg))
+        .collect()
+}
+
+/// The shell's one-second tick (missed ticks skipped, not caught up).
+fn every_second() -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tick
+}
+
+/// What the shell tells a benchmark's [`Probe`] and the log about its frames.
+#[derive(Debug)]
+struct Watch {
+    /// When the adapter received the oldest quote not yet on screen.
+    unshown_quote: Option<chrono::DateTime<Utc>>,
+    /// When the shell read the key not yet answered on screen.
+    unshown_key: Option<Instant>,
+    /// Broker messages since the last frame.
+    messages: u64,
+    /// Start-up milestones still to log (PERFORMANCE M9).
+    first_frame: bool,
+    first_ready: bool,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Self {
+            unshown_quote: None,
+            unshown_key: None,
+            messages: 0,
+            first_frame: true,
+            first_ready: true,
+        }
+    }
+}
+
+impl Watch {
+    fn key(&mut self) {
+        self.unshown_key.get_or_insert_with(Instant::now);
+    }
+
+    fn batch(&mut self, count: u64, oldest: Option<chrono::DateTime<Utc>>) {
+        self.messages += count;
+        if let Some(at) = oldest {
+            self.unshown_quote = Some(self.unshown_quote.map_or(at, |seen| seen.min(at)));
+        }
+    }
+
+    /// After a frame was flushed: the probe's report, and the start-up milestones once.
+    fn frame_flushed(&mut self, probe: Option<&Probe>, state: &super::State) {
+        if std::mem::take(&mut self.first_frame) {
+            tracing::info!(
+                since_start_ms = crate::logging::since_start_ms(),
+                "start-up: first frame drawn"
+            );
+        }
+        if self.first_ready && state.gate_shut().is_none() {
+            self.first_ready = false;
+            tracing::info!(
+                since_start_ms = crate::logging::since_start_ms(),
+                "start-up: connected and reconciled"
+            );
+        }
+        if let Some(probe) = probe {
+            (probe.0)(FrameReport {
+                quote_wait: self
+                    .unshown_quote
+                    .take()
+                    .and_then(|at| (Utc::now() - at).to_std().ok()),
+                key_wait: self.unshown_key.take().map(|at| at.elapsed()),
+                messages: std::mem::take(&mut self.messages),
+            });
+        }
+    }
 }
 
 /// What the loop does after a key's commands.
@@ -363,7 +494,7 @@ async fn switch(
             .any(super::Proposal::is_working)
         {
             match tokio::time::timeout_at(deadline, session.events.recv()).await {
-                Ok(Some(msg)) => session.pump(msg).await,
+                Ok(Some(msg)) => drop(session.pump(msg).await),
                 _ => break,
             }
         }
@@ -375,5 +506,52 @@ async fn switch(
             tracing::error!(error = %e, "the switch to {to} failed; returning to {from}");
             Session::start(setup, &from).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Msg, conflate};
+    use crate::app::BrokerEvent;
+    use crate::domain::{Currency, Instrument, Price, Quote, SecType, Symbol};
+
+    fn quote(symbol: &str, bid: &str) -> Msg {
+        let mut quote = Quote::empty(chrono::Utc::now());
+        quote.bid = Some(Price::parse(bid).expect("price"));
+        Msg::Broker(BrokerEvent::Quote {
+            instrument: Instrument {
+                symbol: Symbol::parse(symbol).expect("symbol"),
+                sec_type: SecType::Stk,
+                currency: Currency::USD,
+                primary_exchange: String::new(),
+            },
+            quote,
+        })
+    }
+
+    fn bid_of(msg: &Msg) -> Option<(String, String)> {
+        match msg {
+            Msg::Broker(BrokerEvent::Quote { instrument, quote }) => Some((
+                instrument.symbol.to_string(),
+                quote.bid.map(|p| p.to_string()).unwrap_or_default(),
+            )),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_batch_keeps_each_instruments_latest_quote_and_every_other_message_in_place() {
+        let batch = vec![
+            quote("AAPL", "1"),
+            quote("MSFT", "2"),
+            Msg::Tick,
+            quote("AAPL", "3"),
+            quote("AAPL", "4"),
+        ];
+        let out = conflate(batch);
+        assert_eq!(out.len(), 3);
+        assert_eq!(bid_of(&out[0]), Some(("MSFT".into(), "2".into())));
+        assert!(matches!(out[1], Msg::Tick));
+        assert_eq!(bid_of(&out[2]), Some(("AAPL".into(), "4".into())));
     }
 }

@@ -222,6 +222,20 @@ impl Exchange {
         }
     }
 
+    /// Streams one listing's change to each of its subscribers (the flood: one message per change).
+    pub(crate) fn stream_listing(&mut self, listing: usize, change: Changed) {
+        let mut outgoing = Vec::new();
+        for (&conn, c) in &self.conns {
+            for (&req_id, sub) in c.market.iter().filter(|(_, sub)| sub.listing == listing) {
+                let bytes = tick_frames(req_id, self.market.quote(listing), change, sub.delayed, false);
+                outgoing.push((conn, bytes));
+            }
+        }
+        for (conn, bytes) in outgoing {
+            self.send_bytes(conn, bytes);
+        }
+    }
+
     pub(crate) fn on_contract_data(&mut self, conn: u64, req: &proto::ContractDataRequest) {
         let req_id = req.req_id.unwrap_or_default();
         let Some(listing) = req.contract.as_ref().and_then(catalogue::resolve) else {

@@ -151,6 +151,9 @@ pub(crate) struct Exchange {
     pending: Vec<Fault>,
     timed: Vec<(Instant, FaultAction)>,
     refuse: watch::Sender<Option<Instant>>,
+    /// The flood's next instrument (round-robin) and its fractional ticks carried to the next step.
+    flood_cursor: usize,
+    flood_carry: u64,
 }
 
 impl Exchange {
@@ -207,6 +210,8 @@ impl Exchange {
             pending,
             timed,
             refuse,
+            flood_cursor: 0,
+            flood_carry: 0,
         }
     }
 
@@ -223,6 +228,9 @@ impl Exchange {
         pnl_push.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut account_push = tokio::time::interval(self.cfg.account_push_interval);
         account_push.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        // A late flood step catches up (Burst), so the rate holds on average.
+        let mut flood_step = tokio::time::interval(super::FLOOD_STEP);
+        let flooding = self.cfg.flood.is_some();
         loop {
             let next_fault = self.timed.iter().map(|(at, _)| *at).min();
             tokio::select! {
@@ -232,6 +240,7 @@ impl Exchange {
                 _ = market_step.tick() => self.on_market_step(),
                 _ = pnl_push.tick() => self.push_pnl(),
                 _ = account_push.tick() => self.push_account_changes(),
+                _ = flood_step.tick(), if flooding => self.on_flood_step(),
                 () = tokio::time::sleep_until(next_fault.unwrap_or_else(far_future)), if next_fault.is_some() => {
                     self.fire_timed_faults();
                 }
@@ -710,6 +719,38 @@ impl Exchange {
     fn on_market_step(&mut self) {
         let changes = self.market.step(Utc::now());
         self.after_market_change(&changes);
+    }
+
+    /// One step of the flood: its share of quote changes, each streamed at once, then matching.
+    fn on_flood_step(&mut self) {
+        let Some(flood) = self.cfg.flood else { return };
+        let mut listings: Vec<usize> = self
+            .conns
+            .values()
+            .flat_map(|c| c.market.values().map(|sub| sub.listing))
+            .collect();
+        listings.sort_unstable();
+        listings.dedup();
+        listings.truncate(flood.symbols);
+        // Ticks this step: the rate times the step, with the remainder carried (in millionths of a tick).
+        let step_us = u64::try_from(super::FLOOD_STEP.as_micros()).unwrap_or(u64::MAX);
+        let due = u64::from(flood.ticks_per_sec) * step_us + self.flood_carry;
+        let (ticks, carry) = (due / 1_000_000, due % 1_000_000);
+        self.flood_carry = carry;
+        if listings.is_empty() || self.connectivity_lost {
+            return;
+        }
+        let now = Utc::now();
+        for _ in 0..ticks {
+            let listing = listings[self.flood_cursor % listings.len()];
+            self.flood_cursor = self.flood_cursor.wrapping_add(1);
+            let change = self.market.nudge(listing, now);
+            if change.any() {
+                self.stats.flood_ticks += 1;
+                self.stream_listing(listing, change);
+            }
+        }
+        self.match_orders();
     }
 
     /// After quotes moved: match orders, then stream the changes (unless IB connectivity is down).

@@ -138,31 +138,42 @@ impl Market {
             if self.frozen[i] || !self.rng.random_bool(0.6) {
                 continue;
             }
-            let q = &mut self.quotes[i];
-            let scale = (q.last / 10_000).max(1);
-            let drift = self.rng.random_range(-2..=2) * scale;
-            let spread = if LISTINGS[i].stock_type == "ETF" {
-                1
-            } else {
-                self.rng.random_range(1..=3)
-            };
-            let mid = q.bid.midpoint(q.ask) + drift;
-            let (bid, ask) = ((mid - spread / 2 - spread % 2).max(1), (mid + spread / 2).max(2));
-            let (bid_size, ask_size) = (
-                self.rng.random_range(1..=20) * 100,
-                self.rng.random_range(1..=20) * 100,
-            );
-            change.bid = bid != q.bid || bid_size != q.bid_size;
-            change.ask = ask != q.ask || ask_size != q.ask_size;
-            (q.bid, q.ask, q.bid_size, q.ask_size) = (bid, ask.max(bid + 1), bid_size, ask_size);
-            if self.rng.random_bool(0.5) {
-                let price = if self.rng.random_bool(0.5) { q.bid } else { q.ask };
-                let size = self.rng.random_range(1..=5) * 100;
-                print_trade(q, price, size, now);
-                change.trade = true;
-            }
+            *change = self.nudge(i, now);
         }
         changes
+    }
+
+    /// Moves listing `i` one step of the walk (nothing if it is frozen): a new top of book, and a trade
+    /// half the time. Returns what changed.
+    pub fn nudge(&mut self, i: usize, now: DateTime<Utc>) -> Changed {
+        let mut change = Changed::default();
+        if self.frozen[i] {
+            return change;
+        }
+        let q = &mut self.quotes[i];
+        let scale = (q.last / 10_000).max(1);
+        let drift = self.rng.random_range(-2..=2) * scale;
+        let spread = if LISTINGS[i].stock_type == "ETF" {
+            1
+        } else {
+            self.rng.random_range(1..=3)
+        };
+        let mid = q.bid.midpoint(q.ask) + drift;
+        let (bid, ask) = ((mid - spread / 2 - spread % 2).max(1), (mid + spread / 2).max(2));
+        let (bid_size, ask_size) = (
+            self.rng.random_range(1..=20) * 100,
+            self.rng.random_range(1..=20) * 100,
+        );
+        change.bid = bid != q.bid || bid_size != q.bid_size;
+        change.ask = ask != q.ask || ask_size != q.ask_size;
+        (q.bid, q.ask, q.bid_size, q.ask_size) = (bid, ask.max(bid + 1), bid_size, ask_size);
+        if self.rng.random_bool(0.5) {
+            let price = if self.rng.random_bool(0.5) { q.bid } else { q.ask };
+            let size = self.rng.random_range(1..=5) * 100;
+            print_trade(q, price, size, now);
+            change.trade = true;
+        }
+        change
     }
 }
 

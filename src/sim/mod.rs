@@ -74,7 +74,24 @@ pub struct SimConfig {
     pub scenario: Scenario,
     /// JSON Lines file the ledger is appended to.
     pub ledger_path: Option<PathBuf>,
+    /// A flood of quote changes on top of the walk, for benchmarks.
+    pub flood: Option<Flood>,
 }
+
+/// A flood of quote changes for benchmarks: `ticks_per_sec` quote changes a second, each streamed at once to
+/// every subscriber of its instrument, round-robin over the instruments clients subscribe to (the first
+/// `symbols` of them), in steps of [`FLOOD_STEP`]. Resting orders are matched after every step, so orders
+/// placed meanwhile fill, partly fill and report as they would in a fast market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    /// Quote changes per second.
+    pub ticks_per_sec: u32,
+    /// The most instruments it moves.
+    pub symbols: usize,
+}
+
+/// How often the flood moves its share of quotes.
+pub const FLOOD_STEP: Duration = Duration::from_millis(10);
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -88,6 +105,7 @@ impl Default for SimConfig {
             first_order_id: 1,
             scenario: Scenario::default(),
             ledger_path: None,
+            flood: None,
         }
     }
 }
@@ -142,6 +160,14 @@ impl SimConfig {
         if self.tick_interval.is_zero() || self.account_push_interval.is_zero() {
             problems.push("tick and account push intervals must be above zero".to_string());
         }
+        if let Some(flood) = self.flood
+            && (!(1..=1_000_000).contains(&flood.ticks_per_sec) || flood.symbols == 0)
+        {
+            problems.push(format!(
+                "flood of {} ticks/s over {} symbols: expected 1 to 1000000 ticks/s over at least 1 symbol",
+                flood.ticks_per_sec, flood.symbols
+            ));
+        }
         if !(1..1_500_000_000).contains(&self.first_order_id) {
             problems.push(format!(
                 "first order id {}: expected 1 ≤ id < 1500000000",
@@ -175,6 +201,8 @@ pub struct SimStats {
     pub faults_applied: u64,
     /// Client ids connected now.
     pub live_clients: Vec<i32>,
+    /// Quote changes made by the flood.
+    pub flood_ticks: u64,
 }
 
 impl SimStats {

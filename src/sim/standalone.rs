@@ -17,6 +17,11 @@ pub fn run(args: &SimArgs, state_dir: &Path, out: &mut dyn Write) -> Result<(), 
         seed: args.seed,
         scenario,
         ledger_path: args.ledger.clone(),
+        tick_interval: std::time::Duration::from_millis(args.tick_ms),
+        flood: args.flood.map(|ticks_per_sec| super::Flood {
+            ticks_per_sec,
+            symbols: args.flood_symbols,
+        }),
         ..SimConfig::default()
     }
     .with_sample_positions();

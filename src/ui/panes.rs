@@ -458,7 +458,12 @@ pub fn account(frame: &mut Frame, area: Rect, view: &View) {
     let [text, spark] = Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), text);
     if spark.height > 0 {
-        frame.render_widget(Sparkline::default().data(view.history.pnl()).style(t.info), spark);
+        // Right-aligned: the newest sample at the right edge from the start, the empty left part drawn as
+        // empty bars, so a flat series changes no cell as it grows (an idle screen writes only its clock).
+        let pnl = view.history.pnl();
+        let mut data = vec![0; usize::from(spark.width).saturating_sub(pnl.len())];
+        data.extend(pnl);
+        frame.render_widget(Sparkline::default().data(data).style(t.info), spark);
     }
 }
 

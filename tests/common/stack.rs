@@ -160,6 +160,7 @@ pub async fn stack(name: &str, edit: impl FnOnce(&mut Config, u32)) -> Stack {
         state_dir: dir.clone(),
         theme: Theme::named("dark", false, false).unwrap(),
         live_label: cockpit::demo::LIVE_SIM.into(),
+        probe: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
