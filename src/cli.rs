@@ -276,10 +276,7 @@ fn mcp(flag: Option<&Path>, agent: Option<&str>, err: &mut dyn Write) -> ExitCod
         ExitCode::from(bridge::EXIT_NO_COCKPIT)
     };
     if let Some(name) = agent
-        && (name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && !crate::agent::is_socket_name(name)
     {
         let _ = writeln!(
             err,

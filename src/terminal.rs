@@ -23,7 +23,7 @@ pub struct FrameWriter<W: Write> {
 /// What ratatui writes for a frame in which no cell changed.
 const UNCHANGED_FRAME: &[u8] = b"\x1b[39m\x1b[49m\x1b[59m\x1b[0m\x1b[?25l";
 
-/// A frame's usual size: a full 200×50 repaint is about 16 KB.
+/// The frame buffer's initial capacity: room for a full 200×50 repaint (about 16 KB) several times over.
 pub const FRAME_BYTES: usize = 64 * 1024;
 
 impl<W: Write> FrameWriter<W> {
@@ -90,35 +90,20 @@ mod tests {
 
     use super::{FrameWriter, UNCHANGED_FRAME};
 
-    /// Counts the writes that reach it.
-    #[derive(Default)]
-    struct Sink {
-        writes: Vec<Vec<u8>>,
-    }
-
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.writes.push(buf.to_vec());
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_frame_goes_out_in_one_write_and_an_unchanged_one_not_at_all() {
-        let mut w = FrameWriter::new(Sink::default());
+        let writes = Shared::default();
+        let mut w = FrameWriter::new(writes.clone());
+        let count = || writes.0.load(std::sync::atomic::Ordering::SeqCst);
         for part in [&b"\x1b[1;1H"[..], b"12:00:01", UNCHANGED_FRAME] {
             w.write_all(part).expect("write");
         }
         w.flush().expect("flush");
-        assert_eq!(w.out.writes.len(), 1, "one write for the frame");
+        assert_eq!(count(), 1, "one write for the frame");
         w.write_all(UNCHANGED_FRAME).expect("write");
         w.flush().expect("flush");
         w.flush().expect("an empty flush");
-        assert_eq!(w.out.writes.len(), 1, "nothing for a frame that changed no cell");
+        assert_eq!(count(), 1, "nothing for a frame that changed no cell");
     }
 
     /// Counts the writes that reach it, shared.

@@ -199,6 +199,15 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET)
 }
 
+/// Whether `name` can name an agent's own socket file: 1 or more ASCII letters, digits, `-` or `_`.
+#[must_use]
+pub fn is_socket_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// The own socket of the agent `name` in `state_dir`.
 #[must_use]
 pub fn own_socket_path(state_dir: &Path, name: &str) -> PathBuf {

@@ -183,8 +183,8 @@ impl State {
                 same_uid,
                 open,
             } => {
-                let name = self.agent_identity(uid).0;
                 let view = self.agent_view(uid);
+                let name = view.name.clone();
                 view.label.clone_from(&label);
                 view.same_uid = same_uid;
                 view.sessions = if open {

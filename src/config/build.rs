@@ -1050,9 +1050,7 @@ fn own_socket(
     let own_socket = a.own_socket.unwrap_or(false);
     if own_socket
         && let Some(n) = name
-        && !n
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !crate::agent::is_socket_name(n)
     {
         check.problem(
             &at("name"),
