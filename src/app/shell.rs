@@ -329,14 +329,19 @@ pub async fn run<B: Backend>(
 /// Conflates a batch's quotes: each is a whole quote, so of several for one instrument only the latest is
 /// handed on, where it came; every other message keeps its place. The engine's work then grows with the
 /// instruments that moved, not with the ticks (PERFORMANCE: conflate quotes per symbol before the inbox).
+/// A market-data status change for an instrument is a boundary: the engine keeps a quote only while the
+/// data is live, so the latest quote before the change is kept too.
 fn conflate(batch: Vec<Msg>) -> Vec<Msg> {
+    use super::BrokerEvent::{MarketData, Quote};
     let mut seen = std::collections::HashSet::new();
     let mut keep = vec![true; batch.len()];
     for (i, msg) in batch.iter().enumerate().rev() {
-        if let Msg::Broker(super::BrokerEvent::Quote { instrument, .. }) = msg
-            && !seen.insert(instrument)
-        {
-            keep[i] = false;
+        match msg {
+            Msg::Broker(Quote { instrument, .. }) if !seen.insert(instrument) => keep[i] = false,
+            Msg::Broker(MarketData { instrument, .. }) => {
+                seen.remove(instrument);
+            }
+            _ => {}
         }
     }
     drop(seen);
@@ -553,5 +558,22 @@ mod tests {
         assert_eq!(bid_of(&out[0]), Some(("MSFT".into(), "2".into())));
         assert!(matches!(out[1], Msg::Tick));
         assert_eq!(bid_of(&out[2]), Some(("AAPL".into(), "4".into())));
+    }
+
+    #[test]
+    fn a_market_data_status_change_keeps_the_last_quote_before_it() {
+        let Msg::Broker(BrokerEvent::Quote { instrument, .. }) = quote("AAPL", "1") else {
+            unreachable!()
+        };
+        let status = Msg::Broker(BrokerEvent::MarketData {
+            instrument,
+            status: crate::domain::DataStatus::Delayed,
+        });
+        let batch = vec![quote("AAPL", "1"), quote("AAPL", "2"), status, quote("AAPL", "3")];
+        let out = conflate(batch);
+        assert_eq!(out.len(), 3);
+        assert_eq!(bid_of(&out[0]), Some(("AAPL".into(), "2".into())));
+        assert!(matches!(out[1], Msg::Broker(BrokerEvent::MarketData { .. })));
+        assert_eq!(bid_of(&out[2]), Some(("AAPL".into(), "3".into())));
     }
 }
