@@ -8,11 +8,12 @@
 //!   (M6, idle) — the clock, quote ages and heartbeats are all that change;
 //! - `quiet`: the simulator's ordinary walk (about 2.4 quote changes a second per instrument), for
 //!   comparison;
-//! - `flood`: 10,000 quote changes a second over the 24 instruments, and a key (Tab) every 250 ms: quote
+//! - `flood`: 10,000 broker events a second (TWS tick messages: a price with its size, a volume, a
+//!   timestamp; a quote change is one to five of them) over the 24 instruments, and a key (Tab) every 250 ms: quote
 //!   receipt → frame flushed (M1), key → frame flushed (M2), CPU (M5), bytes per second (M6), writes per
 //!   frame (M7);
-//! - `burst`: 100,000 quote changes a second: M1's worst case;
-//! - `soak` (`-- --soak`, instead of the others, alone in its process): 100,000 a second until 2 × 10⁶
+//! - `burst`: 100,000 tick messages a second: M1's worst case;
+//! - `soak` (`-- --soak`, instead of the others, alone in its process): 10,000 a second until 2 × 10⁶
 //!   broker messages were handled: resident memory at the start, after 10⁶ and after 2 × 10⁶ (M8).
 //!
 //! M1 is measured from the adapter's receipt of a quote (its decode, where `received_at` is stamped) to the
@@ -81,7 +82,7 @@ enum Feed {
     Still,
     /// The ordinary walk.
     Walk,
-    /// The walk and a flood of this many quote changes a second.
+    /// The walk and a flood of this many tick messages a second.
     Flood(u32),
 }
 
@@ -404,9 +405,9 @@ fn main() {
             flood.frames.len(),
             flood.wall.as_secs_f64()
         );
-        row("M1", "quote → screen at 10k changes/s: p50 / p99", "p99 ≤ 20 ms", &format!("{q50:.2} / {q99:.2} ms"));
+        row("M1", "quote → screen at 10k events/s: p50 / p99", "p99 ≤ 20 ms", &format!("{q50:.2} / {q99:.2} ms"));
         row("M2", "key → screen under 10k/s: p50 / p99", "p99 ≤ 5 ms", &format!("{k50:.2} / {k99:.2} ms"));
-        row("M5", "CPU at 10k quote changes/s", "≤ 10 % of a core", &format!("{:.1} %", flood.cpu_pct()));
+        row("M5", "CPU at 10k events/s", "≤ 10 % of a core", &format!("{:.1} %", flood.cpu_pct()));
         row(
             "M6",
             "bytes to the terminal at 10k/s (24 ticking instruments)",
@@ -419,7 +420,7 @@ fn main() {
         println!("flood 10k/s: a bare ibapi client decoding the same feed takes {decoding:.1} % of a core");
         row(
             "M5",
-            "CPU at 10k quote changes/s: a bare ibapi client decoding the same feed (the floor)",
+            "CPU at 10k events/s: a bare ibapi client decoding the same feed (the floor)",
             "—",
             &format!("{decoding:.1} %"),
         );
@@ -433,14 +434,14 @@ fn main() {
             burst.messages_per_sec(),
             burst.cpu_pct()
         );
-        row("M1", "quote → screen at 100k changes/s: p99 / max", "max ≤ 50 ms", &format!("{b99:.2} / {bmax:.2} ms"));
+        row("M1", "quote → screen at 100k events/s: p99 / max", "max ≤ 50 ms", &format!("{b99:.2} / {bmax:.2} ms"));
 
     });
 }
 
-/// M8: 100,000 quote changes a second until 2 × 10⁶ broker messages were handled; RSS at 10⁶ and 2 × 10⁶.
+/// M8: 10,000 tick messages a second until 2 × 10⁶ broker messages were handled; RSS at 10⁶ and 2 × 10⁶.
 async fn soak() {
-    let run = Run::start("soak", Feed::Flood(100_000)).await;
+    let run = Run::start("soak", Feed::Flood(10_000)).await;
     let baseline = rss();
     println!(
         "soak: RSS {:.1} MB at the start (connected, reconciled, quoting)",
@@ -480,7 +481,7 @@ async fn soak() {
 }
 
 /// The decoding floor: a bare `ibapi` client (no cockpit) subscribed to the same 24 instruments, draining
-/// every tick, at `rate` quote changes a second for `length`; returns its CPU in % of a core.
+/// every tick, at `rate` tick messages a second for `length`; returns its CPU in % of a core.
 async fn ibapi_alone(rate: u32, length: Duration) -> f64 {
     use ibapi::prelude::*;
     let dir = std::env::temp_dir().join(format!("cockpit-bench-shell-ibapi-{}", std::process::id()));

@@ -109,7 +109,7 @@ pub struct SimArgs {
     /// How often the simulated market moves, in milliseconds (IB streams about 250 ms snapshots).
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     pub tick_ms: u64,
-    /// Benchmarks: flood subscribers with this many quote changes a second (on top of the usual walk).
+    /// Benchmarks: flood subscribers with this many tick messages a second (on top of the usual walk).
     #[arg(long, value_name = "TICKS_PER_SEC")]
     pub flood: Option<u32>,
     /// With --flood: over at most this many of the subscribed instruments.

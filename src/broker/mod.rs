@@ -57,8 +57,13 @@ const WATCH_EVERY: Duration = Duration::from_millis(250);
 const BACKOFF_SECS: [u64; 8] = [1, 2, 3, 5, 8, 13, 21, 30];
 /// Client-to-gateway messages per second: IB allows 50.
 const MESSAGES_PER_SECOND: u32 = 45;
-/// Frames `ibapi` may hold per subscription route before it drops them (notice -6).
-const CHANNEL_CAPACITY: usize = 16_384;
+/// Frames `ibapi` may hold per subscription route before it drops them (notice -6). `ibapi` preallocates
+/// every slot of every route (market data, account, positions, queries), so this is paid per route:
+/// 16,384 held about 50 MB under a 10k/s feed, 2,048 about 6 MB (BENCHMARKS.md, M8). What needs the room is
+/// a reconciliation's executions query, answered at once with two frames per fill: ibapi's default 1,024
+/// dropped frames past about 500 fills a day; 2,048 reconciles 1,000 fills (M14) without a loss. Past
+/// that, a -6 leaves the reconciliation incomplete, which fails closed (a mismatch: stepped down, alerted).
+const CHANNEL_CAPACITY: usize = 2_048;
 /// How often a connected adapter reconciles again.
 pub const RECONCILE_EVERY: Duration = Duration::from_mins(1);
 /// How soon the core's request to check the positions again is carried out: long enough for a fill in

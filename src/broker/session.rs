@@ -29,8 +29,6 @@ impl Adapter {
                 .address(self.settings.address.clone())
                 .client_id(self.settings.client_id)
                 .rate_limiter(RateLimiter::per_second(MESSAGES_PER_SECOND))
-                // A reconciliation's executions query answers with two frames per fill; the default
-                // 1,024-frame route drops frames (-6) past about 500 fills a day.
                 .channel_capacity(CHANNEL_CAPACITY)
                 .connect();
             let connected = tokio::select! {

@@ -222,7 +222,7 @@ impl Exchange {
         }
     }
 
-    /// Streams one listing's change to each of its subscribers (the flood: one message per change).
+    /// Streams one listing's change to each of its subscribers (the flood: each change at once).
     pub(crate) fn stream_listing(&mut self, listing: usize, change: Changed) {
         let mut outgoing = Vec::new();
         for (&conn, c) in &self.conns {
@@ -715,6 +715,12 @@ fn position_multi(
 
 /// Tick frames for one subscription: bid/ask/last with their sizes in one `TickPrice` each, volume,
 /// last-trade time, and on the first answer the session's high, low, open and close.
+/// The tick messages [`tick_frames`] streams for a change (not the initial snapshot): one per side that
+/// changed (price with its size), three for a trade (last with its size, volume, last timestamp).
+pub(crate) fn tick_messages(change: Changed) -> u64 {
+    u64::from(change.bid) + u64::from(change.ask) + 3 * u64::from(change.trade)
+}
+
 fn tick_frames(req_id: i32, q: &Quote, change: Changed, delayed: bool, initial: bool) -> Vec<u8> {
     let t = |kind: i32| if delayed { tick::delayed(kind) } else { kind };
     let price = |kind: i32, cents: i64, size: Option<i64>| {
@@ -766,4 +772,34 @@ fn tick_frames(req_id: i32, q: &Quote, change: Changed, delayed: bool, initial: 
         }
     }
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames in a run of length-prefixed frames.
+    fn frames(mut bytes: &[u8]) -> u64 {
+        let mut n = 0;
+        while let [a, b, c, d, rest @ ..] = bytes {
+            let len = usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).expect("length");
+            bytes = &rest[len..];
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn the_flood_counts_exactly_the_tick_messages_a_change_streams() {
+        let quote = *super::super::market::Market::new(1, Utc::now()).quote(0);
+        for bid in [false, true] {
+            for ask in [false, true] {
+                for trade in [false, true] {
+                    let change = Changed { bid, ask, trade };
+                    let sent = frames(&tick_frames(7, &quote, change, false, false));
+                    assert_eq!(tick_messages(change), sent, "{change:?}");
+                }
+            }
+        }
+    }
 }

@@ -151,10 +151,14 @@ pub(crate) struct Exchange {
     pending: Vec<Fault>,
     timed: Vec<(Instant, FaultAction)>,
     refuse: watch::Sender<Option<Instant>>,
-    /// The flood's next instrument (round-robin) and its fractional ticks carried to the next step.
+    /// The flood's next instrument (round-robin), and the tick messages it owes the next step in millionths
+    /// (negative when a step overshot: a quote change is several messages).
     flood_cursor: usize,
-    flood_carry: u64,
+    flood_owed: i64,
 }
+
+/// A tick message, in the flood's millionths.
+const MILLIONTHS: i64 = 1_000_000;
 
 impl Exchange {
     /// Builds the exchange from its config (already validated).
@@ -211,7 +215,7 @@ impl Exchange {
             timed,
             refuse,
             flood_cursor: 0,
-            flood_carry: 0,
+            flood_owed: 0,
         }
     }
 
@@ -222,7 +226,12 @@ impl Exchange {
         mut control: mpsc::Receiver<Control>,
         cancel: CancellationToken,
     ) {
-        let mut market_step = tokio::time::interval(self.cfg.tick_interval);
+        // The market's first move is one interval after the start, not at once: an immediate first tick
+        // raced the first subscriptions (select! picks at random among ready branches).
+        let mut market_step = tokio::time::interval_at(
+            Instant::now() + self.cfg.tick_interval,
+            self.cfg.tick_interval,
+        );
         market_step.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut pnl_push = tokio::time::interval(Duration::from_secs(1));
         pnl_push.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -721,7 +730,8 @@ impl Exchange {
         self.after_market_change(&changes);
     }
 
-    /// One step of the flood: its share of quote changes, each streamed at once, then matching.
+    /// One step of the flood: its share of tick messages, as whole quote changes each streamed at once, then
+    /// matching.
     fn on_flood_step(&mut self) {
         let Some(flood) = self.cfg.flood else { return };
         let mut listings: Vec<usize> = self
@@ -732,24 +742,29 @@ impl Exchange {
         listings.sort_unstable();
         listings.dedup();
         listings.truncate(flood.symbols);
-        // Ticks this step: the rate times the step, with the remainder carried (in millionths of a tick).
-        let step_us = u64::try_from(super::FLOOD_STEP.as_micros()).unwrap_or(u64::MAX);
-        let due = u64::from(flood.ticks_per_sec) * step_us + self.flood_carry;
-        let (ticks, carry) = (due / 1_000_000, due % 1_000_000);
-        self.flood_carry = carry;
+        // Messages owed this step: the rate times the step, plus what the last step left (in millionths).
+        let step_us = i64::try_from(super::FLOOD_STEP.as_micros()).unwrap_or(i64::MAX);
+        let mut owed = i64::from(flood.ticks_per_sec) * step_us + self.flood_owed;
         if listings.is_empty() || self.connectivity_lost {
+            self.flood_owed = owed.rem_euclid(MILLIONTHS);
             return;
         }
         let now = Utc::now();
-        for _ in 0..ticks {
+        // Bounded even if every flooded instrument is frozen (no change, no message).
+        let mut tries = owed / MILLIONTHS + i64::try_from(listings.len()).unwrap_or(i64::MAX);
+        while owed >= MILLIONTHS && tries > 0 {
+            tries -= 1;
             let listing = listings[self.flood_cursor % listings.len()];
             self.flood_cursor = self.flood_cursor.wrapping_add(1);
             let change = self.market.nudge(listing, now);
-            if change.any() {
-                self.stats.flood_ticks += 1;
+            let messages = super::ex_data::tick_messages(change);
+            if messages > 0 {
+                self.stats.flood_ticks += messages;
+                owed -= i64::try_from(messages).unwrap_or(i64::MAX) * MILLIONTHS;
                 self.stream_listing(listing, change);
             }
         }
+        self.flood_owed = owed.min(MILLIONTHS);
         self.match_orders();
     }
 

@@ -74,17 +74,18 @@ pub struct SimConfig {
     pub scenario: Scenario,
     /// JSON Lines file the ledger is appended to.
     pub ledger_path: Option<PathBuf>,
-    /// A flood of quote changes on top of the walk, for benchmarks.
+    /// A flood of tick messages on top of the walk, for benchmarks.
     pub flood: Option<Flood>,
 }
 
-/// A flood of quote changes for benchmarks: `ticks_per_sec` quote changes a second, each streamed at once to
-/// every subscriber of its instrument, round-robin over the instruments clients subscribe to (the first
+/// A flood for benchmarks: `ticks_per_sec` tick messages a second to each subscriber (TWS's unit of market
+/// data: a price with its size, a volume, a timestamp — a quote change is one to five of them), made of
+/// whole quote changes each streamed at once to every subscriber of its instrument, round-robin over the instruments clients subscribe to (the first
 /// `symbols` of them), in steps of [`FLOOD_STEP`]. Resting orders are matched after every step, so orders
 /// placed meanwhile fill, partly fill and report as they would in a fast market.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flood {
-    /// Quote changes per second.
+    /// Tick messages per second.
     pub ticks_per_sec: u32,
     /// The most instruments it moves.
     pub symbols: usize,
@@ -201,7 +202,7 @@ pub struct SimStats {
     pub faults_applied: u64,
     /// Client ids connected now.
     pub live_clients: Vec<i32>,
-    /// Quote changes made by the flood.
+    /// Tick messages the flood streamed (counted once per change, not per subscriber).
     pub flood_ticks: u64,
 }
 
