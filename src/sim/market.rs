@@ -158,8 +158,10 @@ impl Market {
         } else {
             self.rng.random_range(1..=3)
         };
+        // The midpoint rounds down, so an odd spread puts its extra cent above it: the mid of the new quote
+        // is `mid` again, and the walk has no drift of its own (with the cent below, it fell a cent a step).
         let mid = q.bid.midpoint(q.ask) + drift;
-        let (bid, ask) = ((mid - spread / 2 - spread % 2).max(1), (mid + spread / 2).max(2));
+        let (bid, ask) = ((mid - spread / 2).max(1), (mid + spread / 2 + spread % 2).max(2));
         let (bid_size, ask_size) = (
             self.rng.random_range(1..=20) * 100,
             self.rng.random_range(1..=20) * 100,
@@ -219,6 +221,28 @@ mod tests {
             assert!(q.bid > 0 && q.ask > q.bid, "{q:?}");
             assert!(q.bid_size > 0 && q.ask_size > 0);
             assert!(q.low <= q.last && q.last <= q.high, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn the_walk_has_no_drift_of_its_own() {
+        // ±2 cents a step at random: after 20,000 steps the mid is within a few dollars of where it began
+        // (a cent lost per step would be $200).
+        let mut m = Market::new(3, t0());
+        for i in [
+            0,
+            LISTINGS
+                .iter()
+                .position(|l| l.stock_type == "ETF")
+                .expect("an ETF listing"),
+        ] {
+            let start = m.quote(i).bid.midpoint(m.quote(i).ask);
+            for _ in 0..20_000 {
+                m.nudge(i, t0());
+            }
+            let q = m.quote(i);
+            let moved = (q.bid.midpoint(q.ask) - start).abs();
+            assert!(moved < 40 * 100, "{} moved {moved} cents", LISTINGS[i].symbol);
         }
     }
 
