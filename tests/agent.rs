@@ -312,3 +312,146 @@ async fn an_agents_own_socket_is_shared_with_its_group_and_an_unknown_group_stop
     assert!(!cockpit::agent::socket_path(&dir).exists(), "nothing left bound");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One call as the gateway hands it to the shell, and where its answer arrives.
+fn agent_call(
+    uid: u32,
+    tool: &str,
+    arguments: Value,
+) -> (
+    cockpit::agent::AgentCall,
+    tokio::sync::oneshot::Receiver<cockpit::agent::Answer>,
+) {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let call = cockpit::agent::AgentCall {
+        uid,
+        peer_uid: uid,
+        label: "batch".into(),
+        same_uid: true,
+        tool: tool.into(),
+        arguments,
+        refused: None,
+        reply,
+    };
+    (call, answer)
+}
+
+#[tokio::test]
+async fn calls_served_together_share_one_journal_commit_and_each_is_journaled_before_its_answer() {
+    let (mut engine, dir, uid, _) = common::agents::engine("batch", "paper", as_rebalancer).await;
+    let mut status = engine.journal().status();
+    let before = status.borrow().commits;
+
+    // Three reads (one of them an unknown tool) arrive together: their records make one commit.
+    let (calls, mut answers): (Vec<_>, Vec<_>) = [
+        ("get_account", json!({})),
+        ("get_positions", json!({})),
+        ("no_such_tool", json!({})),
+    ]
+    .into_iter()
+    .map(|(tool, args)| agent_call(uid, tool, args))
+    .unzip();
+    cockpit::agent::serve_all(calls, &mut engine, false, common::t0()).await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        status.wait_for(|s| s.commits > before),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(status.borrow().commits, before + 1, "one commit for three calls");
+    let journaled = tool_calls(&dir);
+    let tools: Vec<&str> = journaled.iter().map(|c| c["tool"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["get_account", "get_positions", "no_such_tool"]);
+    for answer in &mut answers {
+        answer.try_recv().expect("answered once its record was committed");
+    }
+    assert!(journaled[2]["error"].as_bool().unwrap(), "{}", journaled[2]);
+
+    // A staging call among reads: what it does is committed before its own record, and the records keep
+    // the calls' order.
+    let (calls, answers): (Vec<_>, Vec<_>) = [
+        ("get_quote", json!({"symbol": "AAPL"})),
+        ("stage_order", stage("AAPL", "5")),
+        ("get_orders", json!({})),
+    ]
+    .into_iter()
+    .map(|(tool, args)| agent_call(uid, tool, args))
+    .unzip();
+    cockpit::agent::serve_all(calls, &mut engine, false, common::t0()).await;
+    for answer in answers {
+        let answer = answer.await.unwrap();
+        assert!(!answer.error, "{}", answer.body);
+    }
+    let records = cockpit::journal::Reader::open(&dir).unwrap().records(1).unwrap();
+    let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+    let verdict = kinds
+        .iter()
+        .rposition(|k| *k == cockpit::journal::kinds::VERDICT)
+        .unwrap();
+    let calls: Vec<usize> = (0..kinds.len())
+        .filter(|&i| kinds[i] == cockpit::journal::kinds::TOOL_CALL)
+        .collect();
+    let tools: Vec<&str> = calls[3..]
+        .iter()
+        .map(|&i| records[i].data["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["get_quote", "stage_order", "get_orders"]);
+    assert!(
+        verdict < calls[4],
+        "the proposal's verdict comes before the stage_order record: {kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn get_orders_lists_every_open_proposal_and_the_fifty_latest_finished_and_the_journal_keeps_a_digest_of_a_long_answer()
+ {
+    let (mut engine, dir, uid, _) = common::agents::engine("listed", "paper", |config, uid| {
+        as_rebalancer(config, uid);
+        let agent = config.agents.iter_mut().find(|a| a.name == "rebalancer").unwrap();
+        agent.max_proposals_per_day = 1_000;
+        agent.max_calls_per_minute = 100_000;
+    })
+    .await;
+    let mut serve = async |tool: &str, args: Value| {
+        let (call, answer) = agent_call(uid, tool, args);
+        cockpit::agent::serve_all(vec![call], &mut engine, false, common::t0()).await;
+        answer.await.unwrap()
+    };
+    // 55 proposals; the first 53 withdrawn (finished), the last two still open.
+    let mut ids = Vec::new();
+    for _ in 0..55 {
+        let staged = serve("stage_order", stage("AAPL", "1")).await;
+        assert!(!staged.error, "{}", staged.body);
+        ids.push(staged.body["proposal_id"].as_u64().unwrap());
+    }
+    for id in &ids[..53] {
+        let withdrawn = serve("cancel_proposal", json!({"proposal_id": id})).await;
+        assert!(!withdrawn.error, "{}", withdrawn.body);
+    }
+    let listed = serve("get_orders", json!({})).await;
+    assert!(!listed.error, "{}", listed.body);
+    let shown: Vec<u64> = listed.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["proposal_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        shown,
+        ids[3..],
+        "the 50 latest finished and the 2 open, oldest first"
+    );
+    assert_eq!(listed.body["older_finished_not_listed"], 3);
+
+    // Its record keeps the answer's size and digest, not the answer; short answers are kept whole.
+    let text = listed.body.to_string();
+    let journaled = tool_calls(&dir);
+    let record = &journaled.last().unwrap()["answer"];
+    assert!(text.len() > 4 * 1024, "a long answer: {} bytes", text.len());
+    assert_eq!(record["cut"], true, "{record}");
+    assert_eq!(record["bytes"], text.len());
+    let digest = cockpit::journal::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    assert_eq!(record["sha256"], digest);
+    assert_eq!(journaled[0]["answer"]["proposal_id"], ids[0], "{}", journaled[0]);
+}

@@ -19,6 +19,13 @@ use crate::policy::Tier;
 
 /// What the journal keeps of arguments: at most this many bytes of their JSON.
 const JOURNALED_ARGUMENT_BYTES: usize = 4 * 1024;
+/// What the journal keeps of an answer: the answer itself up to this many bytes of JSON; past it, its size
+/// and SHA-256 (a busy agent's reads would otherwise write megabytes a second of what the journal already
+/// holds record by record).
+const JOURNALED_ANSWER_BYTES: usize = 4 * 1024;
+/// How many of an agent's finished proposals `get_orders` lists (the most recent); every open one is
+/// listed, and the older finished ones are counted.
+const FINISHED_LISTED: usize = 50;
 
 /// Answers `call` through `engine`, journals it, and sends the answer back.
 pub async fn serve<B: BrokerPort + std::fmt::Debug>(
@@ -27,35 +34,52 @@ pub async fn serve<B: BrokerPort + std::fmt::Debug>(
     allow_same_uid: bool,
     now: DateTime<Utc>,
 ) {
-    let outcome = respond(&call, engine, allow_same_uid, now).await;
-    let (error, body) = match outcome {
-        Ok(body) => (false, body),
-        Err(why) => (true, json!({"error": why})),
-    };
-    let mut arguments = call.arguments.to_string();
-    if arguments.len() > JOURNALED_ARGUMENT_BYTES {
-        let mut cut = JOURNALED_ARGUMENT_BYTES;
-        while !arguments.is_char_boundary(cut) {
-            cut -= 1;
+    serve_all(vec![call], engine, allow_same_uid, now).await;
+}
+
+/// Answers `calls` through `engine` in order, journals them, and only then sends the answers back. Their
+/// `tool_call` records share one journal commit (one sync of the disk, not one per call): an agent flood
+/// costs a commit per batch. What a call does (a proposal staged, an order submitted) is still carried out
+/// and committed by the engine as it is answered, before its `tool_call` record; every call is journaled
+/// before its answer leaves.
+pub async fn serve_all<B: BrokerPort + std::fmt::Debug>(
+    calls: Vec<AgentCall>,
+    engine: &mut Engine<B>,
+    allow_same_uid: bool,
+    now: DateTime<Utc>,
+) {
+    let mut records = Vec::with_capacity(calls.len());
+    let mut replies = Vec::with_capacity(calls.len());
+    for call in calls {
+        let outcome = respond(&call, engine, allow_same_uid, now).await;
+        let (error, body) = match outcome {
+            Ok(body) => (false, body),
+            Err(why) => (true, json!({"error": why})),
+        };
+        let mut arguments = call.arguments.to_string();
+        if arguments.len() > JOURNALED_ARGUMENT_BYTES {
+            let mut cut = JOURNALED_ARGUMENT_BYTES;
+            while !arguments.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            arguments.truncate(cut);
+            arguments.push_str("…(cut)");
         }
-        arguments.truncate(cut);
-        arguments.push_str("…(cut)");
+        records.push(Msg::Agent(AgentMsg::Call {
+            uid: call.uid,
+            peer_uid: call.peer_uid,
+            label: call.label,
+            tool: call.tool,
+            arguments: Value::String(arguments),
+            error,
+            answer: journaled_answer(&body),
+        }));
+        replies.push((call.reply, Answer { error, body }));
     }
-    engine
-        .handle(
-            Msg::Agent(AgentMsg::Call {
-                uid: call.uid,
-                peer_uid: call.peer_uid,
-                label: call.label.clone(),
-                tool: call.tool.clone(),
-                arguments: Value::String(arguments),
-                error,
-                answer: body.clone(),
-            }),
-            now,
-        )
-        .await;
-    let _ = call.reply.send(Answer { error, body });
+    engine.handle_all(records, now).await;
+    for (reply, answer) in replies {
+        let _ = reply.send(answer);
+    }
 }
 
 #[expect(clippy::too_many_lines, reason = "one arm per tool, each short")]
@@ -363,14 +387,31 @@ fn verdict(p: &Proposal) -> Value {
     })
 }
 
+/// What the journal keeps of `answer`: itself, or past [`JOURNALED_ANSWER_BYTES`] its size and digest.
+fn journaled_answer(answer: &Value) -> Value {
+    use sha2::{Digest, Sha256};
+    let text = answer.to_string();
+    if text.len() <= JOURNALED_ANSWER_BYTES {
+        return answer.clone();
+    }
+    json!({"cut": true, "bytes": text.len(), "sha256": crate::journal::hex(&Sha256::digest(text.as_bytes()))})
+}
+
+/// The agent's proposals, oldest first: every open one, and the [`FINISHED_LISTED`] most recent finished.
 fn orders(state: &State, uid: u32) -> Value {
-    let mine: Vec<Value> = state
-        .proposals
-        .values()
-        .filter(|p| p.agent_uid == Some(uid))
+    let done = |p: &Proposal| matches!(p.stage, Stage::Done(_));
+    let mine = || state.proposals.values().filter(|p| p.agent_uid == Some(uid));
+    let older = mine().filter(|p| done(p)).count().saturating_sub(FINISHED_LISTED);
+    let mut skip = older;
+    let listed: Vec<Value> = mine()
+        .filter(|p| {
+            let hide = skip > 0 && done(p);
+            skip -= usize::from(hide);
+            !hide
+        })
         .map(verdict)
         .collect();
-    json!({"orders": mine})
+    json!({"orders": listed, "older_finished_not_listed": older})
 }
 
 fn account(state: &State) -> Value {

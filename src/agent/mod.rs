@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use answer::serve;
+pub use answer::{serve, serve_all};
 
 use crate::config::Permission;
 

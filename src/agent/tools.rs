@@ -65,7 +65,7 @@ pub const TOOLS: &[ToolDef] = &[
     ToolDef {
         name: "get_orders",
         level: Permission::Read,
-        description: "Your proposals and their fate: staged (awaiting the trader), refused by the policy (with reasons), approved, edited by the trader (with the changes), rejected by the trader (with the reason), expired, withdrawn, sent, partially filled, filled, cancelled, or rejected by the broker.",
+        description: "Your proposals and their fate: staged (awaiting the trader), refused by the policy (with reasons), approved, edited by the trader (with the changes), rejected by the trader (with the reason), expired, withdrawn, sent, partially filled, filled, cancelled, or rejected by the broker. Every open proposal is listed, and the 50 most recent finished ones; older_finished_not_listed counts the rest.",
         properties: none,
     },
     ToolDef {

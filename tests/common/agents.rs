@@ -35,7 +35,13 @@ pub struct Rig {
     engine: tokio::task::JoinHandle<Engine<Recorder>>,
 }
 
-pub async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32)) -> Rig {
+/// The engine of [`rig`] without the gateway: ready, every allowlisted symbol quoted; with its state dir,
+/// this process's uid (the configured agent's after `edit`) and the config.
+pub async fn engine(
+    name: &str,
+    profile: &str,
+    edit: impl FnOnce(&mut Config, u32),
+) -> (Engine<Recorder>, PathBuf, u32, Config) {
     let dir = super::dir(&format!("agent-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let uid = std::fs::metadata(&dir).unwrap().uid();
@@ -70,6 +76,11 @@ pub async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32))
             .handle(Msg::Broker(BrokerEvent::Quote { instrument, quote }), t0())
             .await;
     }
+    (engine, dir, uid, config)
+}
+
+pub async fn rig(name: &str, profile: &str, edit: impl FnOnce(&mut Config, u32)) -> Rig {
+    let (mut engine, dir, uid, config) = engine(name, profile, edit).await;
     let (tx, mut rx) = mpsc::channel(64);
     let levels = std::sync::Arc::new(Levels::of(engine.state()));
     let cancel = CancellationToken::new();
