@@ -29,8 +29,8 @@ use crate::broker::{self, BrokerHandle, InDoubt, Settings};
 use crate::config::Config;
 use crate::ui::{self, History, Theme, View};
 
-/// The shortest time between two frames.
-pub const FRAME: StdDuration = StdDuration::from_millis(16);
+/// The shortest time between the starts of two frames: 60 a second at most.
+pub const FRAME: StdDuration = StdDuration::from_micros(16_667);
 /// How long a switch waits for the cancels of working orders to be confirmed before it goes on.
 pub const SWITCH_CANCEL_WAIT: StdDuration = StdDuration::from_secs(5);
 /// The most adapter messages handled before the screen gets a chance to draw.
@@ -242,6 +242,7 @@ pub async fn run<B: Backend>(
         let next_frame = last_draw.map_or_else(Instant::now, |at| at + FRAME);
         if dirty && (urgent || Instant::now() >= next_frame) {
             urgent = false;
+            let started = Instant::now();
             screen.sync(session.engine.state(), Utc::now());
             if std::mem::take(&mut screen.bell_due) {
                 bell();
@@ -259,10 +260,12 @@ pub async fn run<B: Backend>(
             if let Err(e) = terminal.draw(|frame| ui::draw(frame, &view)) {
                 break Err(ShellError::Terminal(e.to_string()));
             }
-            last_draw = Some(Instant::now());
+            last_draw = Some(started);
             dirty = false;
             watch.frame_flushed(setup.probe.as_ref(), session.engine.state());
         }
+        // A frame due within a turn's length goes first: agent calls wait for it rather than make it late.
+        let frame_soon = dirty && Instant::now() + AGENT_TURN >= next_frame;
         tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
             event = input.next() => {
@@ -293,17 +296,15 @@ pub async fn run<B: Backend>(
                     _ => {}
                 }
             }
-            Some(event) = session.agents.recv() => {
-                let now = Utc::now();
-                match event {
-                    AgentEvent::Call(call) => {
-                        agent::serve(call, &mut session.engine, setup.config.allow_same_uid_agents, now).await;
-                    }
-                    AgentEvent::Session { uid, label, same_uid, open } => {
-                        let msg = Msg::Agent(AgentMsg::Session { uid, label, same_uid, open });
-                        session.engine.handle(msg, now).await;
-                    }
+            Some(event) = session.agents.recv(), if !frame_soon => {
+                // Every call already waiting is answered in this turn, their records in one commit.
+                let mut events = vec![event];
+                while events.len() < AGENT_BATCH
+                    && let Ok(event) = session.agents.try_recv()
+                {
+                    events.push(event);
                 }
+                serve_agents(events, &mut session.engine, setup.config.allow_same_uid_agents).await;
                 dirty = true;
             }
             msg = session.events.recv() => {
@@ -324,6 +325,45 @@ pub async fn run<B: Backend>(
     };
     session.stop().await;
     outcome
+}
+
+/// About how long a turn of agent calls takes (their journal commit is most of it): no turn starts when a
+/// frame is due sooner.
+const AGENT_TURN: StdDuration = StdDuration::from_millis(4);
+
+/// The most agent events the loop takes in one turn: a flood of calls shares a journal commit per turn and
+/// leaves the keyboard, the broker feed and the frames their turns in between.
+const AGENT_BATCH: usize = 64;
+
+/// Serves agent events in the order they came: runs of calls together ([`agent::serve_all`]: one commit for
+/// their records), session changes between them.
+async fn serve_agents(events: Vec<AgentEvent>, engine: &mut Engine<BrokerHandle>, allow_same_uid: bool) {
+    let mut calls = Vec::new();
+    for event in events {
+        match event {
+            AgentEvent::Call(call) => calls.push(call),
+            AgentEvent::Session {
+                uid,
+                label,
+                same_uid,
+                open,
+            } => {
+                if !calls.is_empty() {
+                    agent::serve_all(std::mem::take(&mut calls), engine, allow_same_uid, Utc::now()).await;
+                }
+                let msg = Msg::Agent(AgentMsg::Session {
+                    uid,
+                    label,
+                    same_uid,
+                    open,
+                });
+                engine.handle(msg, Utc::now()).await;
+            }
+        }
+    }
+    if !calls.is_empty() {
+        agent::serve_all(calls, engine, allow_same_uid, Utc::now()).await;
+    }
 }
 
 /// Conflates a batch's quotes: each is a whole quote, so of several for one instrument only the latest is
