@@ -228,10 +228,8 @@ impl Exchange {
     ) {
         // The market's first move is one interval after the start, not at once: an immediate first tick
         // raced the first subscriptions (select! picks at random among ready branches).
-        let mut market_step = tokio::time::interval_at(
-            Instant::now() + self.cfg.tick_interval,
-            self.cfg.tick_interval,
-        );
+        let mut market_step =
+            tokio::time::interval_at(Instant::now() + self.cfg.tick_interval, self.cfg.tick_interval);
         market_step.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut pnl_push = tokio::time::interval(Duration::from_secs(1));
         pnl_push.set_missed_tick_behavior(MissedTickBehavior::Skip);
