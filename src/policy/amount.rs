@@ -17,8 +17,28 @@ pub(super) enum Amount {
     Big(BigInt, u32),
 }
 
+/// `10^k` for every `k` whose power fits an `i128` (0..=38).
+const POW10: [i128; 39] = {
+    let mut table = [1_i128; 39];
+    let mut k = 1;
+    while k < table.len() {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
+
 fn pow10(k: u32) -> Option<i128> {
-    10_i128.checked_pow(k)
+    POW10.get(usize::try_from(k).ok()?).copied()
+}
+
+/// `m * 10^up`, if it fits.
+fn raised(m: i128, up: u32) -> Option<i128> {
+    if up == 0 {
+        Some(m)
+    } else {
+        pow10(up).and_then(|f| m.checked_mul(f))
+    }
 }
 
 impl Amount {
@@ -47,7 +67,7 @@ impl Amount {
     fn at_scale(&self, scale: u32) -> Self {
         let up = scale - self.scale();
         if let Self::Small(m, _) = self
-            && let Some(m) = pow10(up).and_then(|f| m.checked_mul(f))
+            && let Some(m) = raised(*m, up)
         {
             return Self::Small(m, scale);
         }
@@ -57,6 +77,13 @@ impl Amount {
     /// `self + other`.
     pub(super) fn add(&self, other: &Self) -> Self {
         let scale = self.scale().max(other.scale());
+        // The common case without building the operands again at a common scale.
+        if let (Self::Small(a, sa), Self::Small(b, sb)) = (self, other)
+            && let (Some(a), Some(b)) = (raised(*a, scale - sa), raised(*b, scale - sb))
+            && let Some(sum) = a.checked_add(b)
+        {
+            return Self::Small(sum, scale);
+        }
         match (self.at_scale(scale), other.at_scale(scale)) {
             (Self::Small(a, _), Self::Small(b, _)) if let Some(sum) = a.checked_add(b) => {
                 Self::Small(sum, scale)
@@ -104,6 +131,11 @@ impl Amount {
     /// Compares the values.
     pub(super) fn cmp_to(&self, other: &Self) -> Ordering {
         let scale = self.scale().max(other.scale());
+        if let (Self::Small(a, sa), Self::Small(b, sb)) = (self, other)
+            && let (Some(a), Some(b)) = (raised(*a, scale - sa), raised(*b, scale - sb))
+        {
+            return a.cmp(&b);
+        }
         match (self.at_scale(scale), other.at_scale(scale)) {
             (Self::Small(a, _), Self::Small(b, _)) => a.cmp(&b),
             (a, b) => a.big().cmp(&b.big()),
@@ -203,5 +235,19 @@ mod tests {
         );
         assert!(a("1").shift_down(40).exceeds(Decimal::ZERO));
         assert_eq!(a("12.5").to_decimal(), Decimal::from_str("12.5").unwrap());
+    }
+
+    #[test]
+    fn a_sum_or_comparison_whose_rescaled_operand_overflows_goes_big_and_stays_exact() {
+        // 10^37 at scale 0 against 1 at scale 2: rescaling the first overflows an i128 (10^39).
+        let big = Amount::Small(10_i128.pow(37), 0);
+        let cent = Amount::Small(1, 2);
+        let sum = big.add(&cent);
+        assert!(matches!(sum, Amount::Big(..)), "{sum:?}");
+        assert_eq!(sum.to_string(), format!("1{}.01", "0".repeat(37)));
+        assert_eq!(big.cmp_to(&cent), Ordering::Greater);
+        assert_eq!(cent.cmp_to(&big), Ordering::Less);
+        assert_eq!(pow10(38), Some(10_i128.pow(38)));
+        assert_eq!(pow10(39), None);
     }
 }
