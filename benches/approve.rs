@@ -458,12 +458,12 @@ async fn priced_above(agent: &Client, from: usize, min: u32) -> Option<(&'static
     None
 }
 
-/// A marketable limit order (1 % through the touch: inside the 5 % collar) of `qty` `symbol`.
-fn marketable(symbol: &str, buy: bool, qty: usize, (bid, ask): (Decimal, Decimal)) -> Value {
+/// A marketable limit order (`bps` through the touch, inside the 5 % collar) of `qty` `symbol`.
+fn marketable(symbol: &str, buy: bool, qty: usize, (bid, ask): (Decimal, Decimal), bps: i64) -> Value {
     let (side, limit) = if buy {
-        ("BUY", stack::priced(ask, 100))
+        ("BUY", stack::priced(ask, bps))
     } else {
-        ("SELL", stack::priced(bid, -100))
+        ("SELL", stack::priced(bid, -bps))
     };
     json!({"symbol": symbol, "side": side, "quantity": qty.to_string(), "order_type": "LMT",
            "limit_price": limit.to_string(), "rationale": "bench: marketable"})
@@ -520,7 +520,10 @@ async fn approve_one(run: &mut Run, agent: &Client, i: usize, out: &mut Approval
             .push(format!("no instrument quoted at {MIN_PRICE} or more"));
         return;
     };
-    let staged = answer(agent, "stage_order", marketable(symbol, buy, qty, touch)).await;
+    // 1 % to 1.9 % through the touch, 3 bp (3 cents or more) apart, by turn: in a quiet market the same order again within the policy's
+    // duplicate window would be refused (DUPLICATE).
+    let bps = 100 + 3 * i64::try_from(i % 30).unwrap();
+    let staged = answer(agent, "stage_order", marketable(symbol, buy, qty, touch, bps)).await;
     let Some(id) = staged["proposal_id"].as_u64() else {
         out.failed.push(format!("not staged: {staged}"));
         return;
@@ -656,6 +659,25 @@ fn report_m11(name: &str, what: &str, approvals: &Approvals, rs: &[Record]) -> (
     );
     for why in approvals.failed.iter().take(5) {
         println!("{name}:   failed: {why}");
+    }
+    // Each slow one beside what the adapter was doing: the nearest reconciliation's end (journaled when
+    // the engine applied it; a reconciliation's queries take about 100 ms before it).
+    for p in approvals
+        .placed
+        .iter()
+        .filter(|p| span(p.key_at, p.at_sim) > Duration::from_millis(5))
+    {
+        let nearest = rs
+            .iter()
+            .filter(|r| r.kind == kinds::BROKER_EVENT && r.data["event"] == "reconciled")
+            .map(|r| (r.at - p.key_at).num_milliseconds())
+            .min_by_key(|ms| ms.abs());
+        println!(
+            "{name}:   slow: #{} {:.2} ms; the nearest reconciliation ended {} ms from the key",
+            p.proposal,
+            span(p.key_at, p.at_sim).as_secs_f64() * 1e3,
+            nearest.map_or_else(|| "(none)".to_owned(), |ms| format!("{ms:+}"))
+        );
     }
     (t50, t99)
 }
@@ -824,7 +846,7 @@ async fn order_session(state: PathBuf, until: Instant) -> Calls {
             continue;
         }
         let Some(staged) = calls
-            .make(&client, "stage_order", marketable(symbol, buy, 1, touch))
+            .make(&client, "stage_order", marketable(symbol, buy, 1, touch, 100))
             .await
         else {
             continue;
