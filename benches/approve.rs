@@ -29,6 +29,9 @@
 
 #![expect(clippy::unwrap_used, clippy::print_stdout, reason = "a benchmark")]
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[allow(dead_code, reason = "the bench uses a few of the full-stack tests' helpers")]
@@ -36,15 +39,14 @@ mod common;
 mod stack;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use cockpit::app::shell::{self, FrameReport, Probe, Setup};
+use cockpit::app::shell::{FrameReport, Probe, Setup};
 use cockpit::config::{Config, Permission};
 use cockpit::domain::{Currency, Instrument, SecType, Symbol};
 use cockpit::journal::{Record, kinds};
@@ -52,16 +54,12 @@ use cockpit::sim::catalogue::LISTINGS;
 use cockpit::ui::Theme;
 use common::agents::{Client, body, is_error};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 /// `cargo bench` passes `--bench`; under `cargo test` each phase shrinks to a smoke pass.
@@ -108,47 +106,15 @@ const DONE: [&str; 9] = [
     "voided (profile switch)",
 ];
 
-/// `cockpit sim` as a child, its ledger appended to a file.
-struct Sim {
-    child: Child,
-    port: u16,
-    ledger: PathBuf,
-}
-
-impl Sim {
-    fn start(flood: Option<u32>, dir: &Path) -> Self {
-        let ledger = dir.join("sim-ledger.jsonl");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cockpit"));
-        command
-            .args(["sim", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(dir.join("sim"))
-            .arg("--ledger")
-            .arg(&ledger)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(rate) = flood {
-            command.args(["--flood", &rate.to_string()]);
-        }
-        let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        Self { child, port, ledger }
+/// `cockpit sim` as a child, its ledger appended to `dir/sim-ledger.jsonl`; flooding `flood` ticks a second.
+fn start_sim(flood: Option<u32>, dir: &Path) -> (harness::Sim, PathBuf) {
+    let ledger = dir.join("sim-ledger.jsonl");
+    let rate = flood.map(|r| r.to_string());
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--ledger".as_ref(), ledger.as_os_str()];
+    if let Some(rate) = &rate {
+        args.extend::<[&std::ffi::OsStr; 2]>(["--flood".as_ref(), rate.as_ref()]);
     }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    (harness::Sim::start(&dir.join("sim"), &args), ledger)
 }
 
 /// The simulator's ledger file, read as it grows (one JSON object a line).
@@ -305,7 +271,7 @@ struct Run {
     dir: PathBuf,
     state: PathBuf,
     ledger: Ledger,
-    sim: Sim,
+    sim: harness::Sim,
 }
 
 impl Run {
@@ -315,7 +281,7 @@ impl Run {
         let dir = std::env::temp_dir().join(format!("cockpit-bench-approve-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let sim = Sim::start(flood, &dir);
+        let (sim, ledger_path) = start_sim(flood, &dir);
         let state = dir.join("state");
         let uid = std::fs::metadata(&dir).unwrap().uid();
         let frames = Arc::new(Mutex::new(Vec::new()));
@@ -333,28 +299,8 @@ impl Run {
             live_label: "LIVE".into(),
             probe: Some(probe),
         };
-        let writer = cockpit::terminal::FrameWriter::new(std::io::sink());
-        let (keys, rx) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                let options = TerminalOptions {
-                    viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)),
-                };
-                let mut terminal = Terminal::with_options(CrosstermBackend::new(writer), options).unwrap();
-                let mut bell = || {};
-                Box::pin(shell::run(
-                    setup,
-                    &mut terminal,
-                    UnboundedReceiverStream::new(rx),
-                    &mut bell,
-                    shutdown,
-                ))
-                .await
-                .unwrap();
-            }
-        });
+        let (keys, task) = harness::spawn_shell(setup, std::io::sink(), &shutdown);
         stack::until(&state, "the paper gateway reconciled", |rs| {
             rs.iter()
                 .any(|r| r.kind == kinds::BROKER_EVENT && r.data["event"] == "reconciled")
@@ -367,7 +313,7 @@ impl Run {
         }
         // Past the start: the subscriptions' first snapshots and the reconciliation.
         tokio::time::sleep(Duration::from_secs(if benching() { 2 } else { 0 })).await;
-        let ledger = Ledger::new(sim.ledger.clone());
+        let ledger = Ledger::new(ledger_path);
         Self {
             frames,
             keys,
@@ -1074,7 +1020,7 @@ async fn m13(length: Duration, agents: &tokio::runtime::Handle) -> Flooded {
     })
     .await;
     // The same flood without the agents first, for comparison.
-    let sim = run.sim.child.id();
+    let sim = run.sim.pid();
     run.frames.lock().unwrap().clear();
     let (at, cpu0) = (Instant::now(), cpu_ticks(sim));
     tokio::time::sleep(length).await;

@@ -25,22 +25,20 @@
 
 #![expect(clippy::unwrap_used, clippy::print_stdout, reason = "a benchmark")]
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "harness/mod.rs"]
+mod harness;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cockpit::app::shell::{self, FrameReport, Probe, Setup};
+use cockpit::app::shell::{FrameReport, Probe, Setup};
 use cockpit::domain::{Currency, Instrument, SecType, Symbol};
 use cockpit::ui::Theme;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 /// `cargo bench` passes `--bench`; under `cargo test` each phase shrinks to a smoke pass.
@@ -86,45 +84,20 @@ enum Feed {
     Flood(u32),
 }
 
-/// `cockpit sim` as a child, with `feed`.
-struct Sim {
-    child: Child,
-    port: u16,
-}
-
-impl Sim {
-    fn start(feed: Feed, state_dir: &Path) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cockpit"));
-        command
-            .args(["sim", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        match feed {
-            Feed::Still => drop(command.args(["--tick-ms", "3600000"])),
-            Feed::Walk => {}
-            Feed::Flood(rate) => drop(command.args(["--flood", &rate.to_string()])),
+impl Feed {
+    /// The simulator's arguments for this feed.
+    fn args(self) -> Vec<std::ffi::OsString> {
+        match self {
+            Feed::Still => vec!["--tick-ms".into(), "3600000".into()],
+            Feed::Walk => vec![],
+            Feed::Flood(rate) => vec!["--flood".into(), rate.to_string().into()],
         }
-        let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        Self { child, port }
     }
 }
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_sim(feed: Feed, state_dir: &Path) -> harness::Sim {
+    let args = feed.args();
+    harness::Sim::start(state_dir, &args.iter().map(AsRef::as_ref).collect::<Vec<_>>())
 }
 
 /// The demo's config on `port`, every simulated instrument allowed (and so quoted).
@@ -174,7 +147,7 @@ struct Run {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
     dir: PathBuf,
-    _sim: Sim,
+    _sim: harness::Sim,
 }
 
 impl Run {
@@ -183,7 +156,7 @@ impl Run {
         let dir = std::env::temp_dir().join(format!("cockpit-bench-shell-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let sim = Sim::start(feed, &dir.join("sim"));
+        let sim = start_sim(feed, &dir.join("sim"));
         let frames = Arc::new(Mutex::new(Vec::new()));
         let probe = {
             let frames = Arc::clone(&frames);
@@ -198,28 +171,8 @@ impl Run {
             probe: Some(probe),
         };
         let counts = Arc::new(Counts::default());
-        let writer = cockpit::terminal::FrameWriter::new(Counting(Arc::clone(&counts)));
-        let (keys, rx) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                let options = TerminalOptions {
-                    viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)),
-                };
-                let mut terminal = Terminal::with_options(CrosstermBackend::new(writer), options).unwrap();
-                let mut bell = || {};
-                Box::pin(shell::run(
-                    setup,
-                    &mut terminal,
-                    UnboundedReceiverStream::new(rx),
-                    &mut bell,
-                    shutdown,
-                ))
-                .await
-                .unwrap();
-            }
-        });
+        let (keys, task) = harness::spawn_shell(setup, Counting(Arc::clone(&counts)), &shutdown);
         let run = Self {
             frames,
             counts,
@@ -485,7 +438,7 @@ async fn soak() {
 async fn ibapi_alone(rate: u32, length: Duration) -> f64 {
     use ibapi::prelude::*;
     let dir = std::env::temp_dir().join(format!("cockpit-bench-shell-ibapi-{}", std::process::id()));
-    let sim = Sim::start(Feed::Flood(rate), &dir);
+    let sim = start_sim(Feed::Flood(rate), &dir);
     let client = Client::connect(&format!("127.0.0.1:{}", sim.port), 900)
         .await
         .unwrap();

@@ -56,21 +56,12 @@ pub async fn serve_all<B: BrokerPort + std::fmt::Debug>(
             Ok(body) => (false, body),
             Err(why) => (true, json!({"error": why})),
         };
-        let mut arguments = call.arguments.to_string();
-        if arguments.len() > JOURNALED_ARGUMENT_BYTES {
-            let mut cut = JOURNALED_ARGUMENT_BYTES;
-            while !arguments.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            arguments.truncate(cut);
-            arguments.push_str("…(cut)");
-        }
         records.push(Msg::Agent(AgentMsg::Call {
             uid: call.uid,
             peer_uid: call.peer_uid,
+            arguments: journaled_arguments(&call.arguments),
             label: call.label,
             tool: call.tool,
-            arguments: Value::String(arguments),
             error,
             answer: journaled_answer(&body),
         }));
@@ -385,6 +376,20 @@ fn verdict(p: &Proposal) -> Value {
                          t.limit_price.map(|l| format!(" {l}")).unwrap_or_default())),
         "reason": p.end_reason,
     })
+}
+
+/// What the journal keeps of `arguments`: their JSON text, cut at [`JOURNALED_ARGUMENT_BYTES`].
+fn journaled_arguments(arguments: &Value) -> Value {
+    let mut text = arguments.to_string();
+    if text.len() > JOURNALED_ARGUMENT_BYTES {
+        let mut cut = JOURNALED_ARGUMENT_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("…(cut)");
+    }
+    Value::String(text)
 }
 
 /// What the journal keeps of `answer`: itself, or past [`JOURNALED_ANSWER_BYTES`] its size and digest.

@@ -77,19 +77,14 @@ impl Amount {
     /// `self + other`.
     pub(super) fn add(&self, other: &Self) -> Self {
         let scale = self.scale().max(other.scale());
-        // The common case without building the operands again at a common scale.
+        // Both fit an i128 at the common scale, and so does the sum: the common case. Else big integers.
         if let (Self::Small(a, sa), Self::Small(b, sb)) = (self, other)
             && let (Some(a), Some(b)) = (raised(*a, scale - sa), raised(*b, scale - sb))
             && let Some(sum) = a.checked_add(b)
         {
             return Self::Small(sum, scale);
         }
-        match (self.at_scale(scale), other.at_scale(scale)) {
-            (Self::Small(a, _), Self::Small(b, _)) if let Some(sum) = a.checked_add(b) => {
-                Self::Small(sum, scale)
-            }
-            (a, b) => Self::Big(a.big() + b.big(), scale),
-        }
+        Self::Big(self.at_scale(scale).big() + other.at_scale(scale).big(), scale)
     }
 
     /// `self * other`.
@@ -136,10 +131,7 @@ impl Amount {
         {
             return a.cmp(&b);
         }
-        match (self.at_scale(scale), other.at_scale(scale)) {
-            (Self::Small(a, _), Self::Small(b, _)) => a.cmp(&b),
-            (a, b) => a.big().cmp(&b.big()),
-        }
+        self.at_scale(scale).big().cmp(&other.at_scale(scale).big())
     }
 
     /// Whether the value is strictly greater than `limit`.

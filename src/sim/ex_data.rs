@@ -713,14 +713,14 @@ fn position_multi(
     }
 }
 
-/// Tick frames for one subscription: bid/ask/last with their sizes in one `TickPrice` each, volume,
-/// last-trade time, and on the first answer the session's high, low, open and close.
 /// The tick messages [`tick_frames`] streams for a change (not the initial snapshot): one per side that
 /// changed (price with its size), three for a trade (last with its size, volume, last timestamp).
 pub(crate) fn tick_messages(change: Changed) -> u64 {
     u64::from(change.bid) + u64::from(change.ask) + 3 * u64::from(change.trade)
 }
 
+/// Tick frames for one subscription: bid/ask/last with their sizes in one `TickPrice` each, volume,
+/// last-trade time, and on the first answer the session's high, low, open and close.
 fn tick_frames(req_id: i32, q: &Quote, change: Changed, delayed: bool, initial: bool) -> Vec<u8> {
     let t = |kind: i32| if delayed { tick::delayed(kind) } else { kind };
     let price = |kind: i32, cents: i64, size: Option<i64>| {
